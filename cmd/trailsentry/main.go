@@ -1,0 +1,17 @@
+// Command trailsentry reads CloudTrail and reports what attackers do in AWS.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+
+	"github.com/trailsentry/trailsentry/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
