@@ -10,19 +10,31 @@ import (
 // walks a record's objects alongside it, decoding the values the tree names
 // and skipping everything else without looking inside.
 type keyNode struct {
+	name     string
 	field    Field // numFields when the key is only a parent
-	children map[string]*keyNode
+	children []*keyNode
+}
+
+// child finds the child named key. A short list compared by length first
+// beats hashing the key.
+func (n *keyNode) child(key []byte) *keyNode {
+	for _, c := range n.children {
+		if len(c.name) == len(key) && c.name == string(key) {
+			return c
+		}
+	}
+	return nil
 }
 
 func buildKeyTree() *keyNode {
-	root := &keyNode{field: numFields, children: map[string]*keyNode{}}
+	root := &keyNode{field: numFields}
 	for f, info := range Fields {
 		n := root
 		for _, seg := range bytes.Split([]byte(info.Path), []byte(".")) {
-			child := n.children[string(seg)]
+			child := n.child(seg)
 			if child == nil {
-				child = &keyNode{field: numFields, children: map[string]*keyNode{}}
-				n.children[string(seg)] = child
+				child = &keyNode{name: string(seg), field: numFields}
+				n.children = append(n.children, child)
 			}
 			n = child
 		}
@@ -109,7 +121,7 @@ func (p *recordParser) parseObject(b []byte, i int, node *keyNode, depth int, to
 		if vs >= len(b) {
 			return 0, errShort
 		}
-		child := node.children[string(key)]
+		child := node.child(key)
 		memberAt := len(p.members)
 		if depth == 1 && kesc {
 			p.escapedKeys = true

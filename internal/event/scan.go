@@ -2,7 +2,9 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -49,6 +51,17 @@ func skipSpace(b []byte, i int) int {
 func stringEnd(b []byte, i int) (end int, escaped bool, err error) {
 	j := i + 1
 	for j < len(b) {
+		// Eight bytes at a time to the next quote, backslash or control byte.
+		for j+8 <= len(b) {
+			if m := stringStops(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		if j >= len(b) {
+			break
+		}
 		c := b[j]
 		switch {
 		case c == '"':
@@ -81,6 +94,20 @@ func stringEnd(b []byte, i int) (end int, escaped bool, err error) {
 		}
 	}
 	return 0, false, errShort
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// stringStops marks (with the byte's high bit) the bytes of x that end a run
+// of plain string content: '"', '\\' and control bytes below 0x20. Marks
+// above the first true one may be spurious; only the lowest is used.
+func stringStops(x uint64) uint64 {
+	quote := x ^ (ones * '"')
+	slash := x ^ (ones * '\\')
+	return ((quote - ones) &^ quote & highs) | ((slash - ones) &^ slash & highs) | ((x - ones*0x20) &^ x & highs)
 }
 
 func hexVal(c byte) int {

@@ -1,0 +1,143 @@
+// Package ingest finds CloudTrail input and opens it as a byte stream of
+// decompressed JSON. This file covers local input: files, directories walked
+// recursively (the S3 layout AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/
+// and organization trails' AWSLogs/o-xxxx/<account>/...), and standard input.
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Object is one input to decode: a local file or standard input.
+type Object struct {
+	Name string // the path, or "-" for standard input
+	Size int64  // bytes on disk; 0 for standard input
+	r    io.Reader
+}
+
+// Stdin is the name standard input goes by.
+const Stdin = "-"
+
+// CheckPaths verifies that every PATH argument exists before a scan starts,
+// so a typo is a usage error and not a silent empty scan.
+func CheckPaths(paths []string) error {
+	for _, p := range paths {
+		if p == Stdin {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("input %s: %w", p, errors.Unwrap(err))
+		}
+	}
+	return nil
+}
+
+// WalkLocal sends every input under paths to out, in lexical order per
+// directory, and closes out when done. Hidden files and directories (names
+// starting with ".") inside a walked directory are left out. A directory or
+// file that cannot be read is passed to onErr and the walk goes on.
+func WalkLocal(ctx context.Context, paths []string, stdin io.Reader, out chan<- Object, onErr func(error)) {
+	defer close(out)
+	send := func(o Object) bool {
+		select {
+		case out <- o:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for _, root := range paths {
+		if root == Stdin {
+			if !send(Object{Name: Stdin, r: stdin}) {
+				return
+			}
+			continue
+		}
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				onErr(fmt.Errorf("input %s: %w", path, errors.Unwrap(err)))
+				return nil
+			}
+			if path != root && strings.HasPrefix(d.Name(), ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			info, err := d.Info()
+			if err != nil {
+				onErr(fmt.Errorf("input %s: %w", path, err))
+				return nil
+			}
+			if !send(Object{Name: path, Size: info.Size()}) {
+				return ctx.Err()
+			}
+			return nil
+		})
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Opener opens objects as decompressed streams. Each worker keeps its own,
+// so the gzip and read buffers are reused from file to file.
+type Opener struct {
+	file *os.File
+	br   *bufio.Reader
+	gz   *gzip.Reader
+}
+
+// NewOpener returns an Opener.
+func NewOpener() *Opener { return &Opener{br: bufio.NewReaderSize(nil, 64<<10)} }
+
+// Open returns the object's content, gunzipped when its first bytes are the
+// gzip magic number, whatever the name says. Close the Opener's stream with
+// Close before opening the next.
+func (o *Opener) Open(obj Object) (io.Reader, error) {
+	src := obj.r
+	if src == nil {
+		f, err := os.Open(obj.Name)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", obj.Name, errors.Unwrap(err))
+		}
+		o.file, src = f, f
+	}
+	o.br.Reset(src)
+	magic, _ := o.br.Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		var err error
+		if o.gz == nil {
+			o.gz, err = gzip.NewReader(o.br)
+		} else {
+			err = o.gz.Reset(o.br)
+		}
+		if err != nil {
+			o.Close()
+			return nil, fmt.Errorf("gunzip %s: %w", obj.Name, err)
+		}
+		return o.gz, nil
+	}
+	return o.br, nil
+}
+
+// Close releases the file opened last.
+func (o *Opener) Close() {
+	if o.file != nil {
+		o.file.Close()
+		o.file = nil
+	}
+}

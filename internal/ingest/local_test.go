@@ -1,0 +1,136 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+const record = `{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","principalId":"AIDAXU5EXAMPLEUSER01","arn":"arn:aws:iam::111122223333:user/bob","accountId":"111122223333","accessKeyId":"AKIAXU5EXAMPLEKEY999","userName":"bob"},"eventTime":"2024-03-11T07:15:02Z","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.23","userAgent":"aws-cli/2.15.10","requestParameters":{"userName":"bob"},"responseElements":{"accessKey":{"accessKeyId":"AKIAXU5EXAMPLEKEY000","status":"Active","userName":"bob","createDate":"Mar 11, 2024 7:15:02 AM"}},"eventID":"3b9d2c1a-8e7f-4a6b-9c0d-1e2f3a4b5c6d","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}`
+
+func gz(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	if _, err := w.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	return b.Bytes()
+}
+
+func write(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func walk(t *testing.T, paths []string, stdin io.Reader) ([]Object, []error) {
+	out := make(chan Object)
+	var errs []error
+	go WalkLocal(context.Background(), paths, stdin, out, func(err error) { errs = append(errs, err) })
+	var objs []Object
+	for o := range out {
+		objs = append(objs, o)
+	}
+	return objs, errs
+}
+
+func TestWalkS3LayoutInOrder(t *testing.T) {
+	dir := t.TempDir()
+	day := filepath.Join(dir, "AWSLogs", "o-a1b2c3d4e5", "111122223333", "CloudTrail", "us-east-1", "2024", "03", "11")
+	write(t, filepath.Join(day, "111122223333_CloudTrail_us-east-1_20240311T0720Z_b.json.gz"), gz(t, `{"Records":[`+record+`]}`))
+	write(t, filepath.Join(day, "111122223333_CloudTrail_us-east-1_20240311T0715Z_a.json.gz"), gz(t, `{"Records":[`+record+`]}`))
+	write(t, filepath.Join(dir, "AWSLogs", ".hidden", "x.json"), []byte(record))
+	write(t, filepath.Join(dir, ".DS_Store"), []byte("junk"))
+	objs, errs := walk(t, []string{dir}, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if len(objs) != 2 || !strings.HasSuffix(objs[0].Name, "_a.json.gz") || !strings.HasSuffix(objs[1].Name, "_b.json.gz") {
+		t.Fatalf("objects %+v", objs)
+	}
+	if objs[0].Size == 0 {
+		t.Error("size not set")
+	}
+}
+
+func TestWalkStdinAndFiles(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "one.json")
+	write(t, f, []byte(record))
+	objs, _ := walk(t, []string{Stdin, f}, strings.NewReader(record))
+	if len(objs) != 2 || objs[0].Name != Stdin || objs[1].Name != f {
+		t.Fatalf("objects %+v", objs)
+	}
+}
+
+func TestCheckPaths(t *testing.T) {
+	if err := CheckPaths([]string{Stdin, t.TempDir()}); err != nil {
+		t.Errorf("existing paths: %v", err)
+	}
+	err := CheckPaths([]string{"/nonexistent/trail"})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/trail") || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing path error: %v", err)
+	}
+}
+
+func readAll(t *testing.T, o *Opener, obj Object) (string, error) {
+	t.Helper()
+	r, err := o.Open(obj)
+	if err != nil {
+		return "", err
+	}
+	defer o.Close()
+	b, err := io.ReadAll(r)
+	return string(b), err
+}
+
+func TestOpenRecognisesGzipByBytes(t *testing.T) {
+	dir := t.TempDir()
+	gzNoExt := filepath.Join(dir, "log") // gzip content, no extension
+	plainGzExt := filepath.Join(dir, "plain.json.gz")
+	write(t, gzNoExt, gz(t, record))
+	write(t, plainGzExt, []byte(record))
+	o := NewOpener()
+	for _, p := range []string{gzNoExt, plainGzExt, gzNoExt} { // reuse across files
+		got, err := readAll(t, o, Object{Name: p})
+		if err != nil || got != record {
+			t.Errorf("%s: %v, %.40q", p, err, got)
+		}
+	}
+	got, err := readAll(t, o, Object{Name: Stdin, r: bytes.NewReader(gz(t, record))})
+	if err != nil || got != record {
+		t.Errorf("stdin gzip: %v %.40q", err, got)
+	}
+}
+
+func TestOpenTruncatedGzipYieldsPrefixThenError(t *testing.T) {
+	full := gz(t, `{"Records":[`+strings.Repeat(record+",", 200)+record+`]}`)
+	path := filepath.Join(t.TempDir(), "cut.json.gz")
+	write(t, path, full[:len(full)/2])
+	got, err := readAll(t, NewOpener(), Object{Name: path})
+	if err == nil {
+		t.Fatal("truncated gzip read without error")
+	}
+	if !strings.HasPrefix(got, `{"Records":[`+record) {
+		t.Errorf("no decompressed prefix before the damage: %d bytes", len(got))
+	}
+}
+
+func TestOpenMissingFile(t *testing.T) {
+	_, err := NewOpener().Open(Object{Name: "/nonexistent/file.json"})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/file.json") {
+		t.Errorf("error %v", err)
+	}
+}
