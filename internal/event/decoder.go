@@ -477,17 +477,15 @@ func (d *Decoder) resync(err error) error {
 	if d.state == stTop {
 		return d.skipLine(rerr)
 	}
-	// Inside an array: CloudTrail writes eventVersion first in every record.
-	marker := []byte(`{"eventVersion"`)
-	from := d.pos + 1
+	// Inside an array: CloudTrail writes eventVersion first in every record,
+	// compact or pretty-printed.
 	for {
-		if k := bytes.Index(d.buf[from:d.end], marker); k >= 0 {
-			d.pos = from + k
+		if k := recordStart(d.buf[min(d.pos+1, d.end):d.end]); k >= 0 {
+			d.pos += 1 + k
 			d.state = stElemFirst
 			return rerr
 		}
-		keep := max(d.end-len(marker), d.pos)
-		d.pos = keep
+		d.pos = max(d.end-64, d.pos) // keep a marker that straddles the refill
 		added, ferr := d.fill()
 		if ferr != nil || !added {
 			d.pos = d.end
@@ -495,7 +493,27 @@ func (d *Decoder) resync(err error) error {
 			rerr.Err = fmt.Errorf("%w; no further record could be found, the rest of the input is skipped", err)
 			return rerr
 		}
-		from = d.pos
+	}
+}
+
+// recordStart finds the '{' that opens a record whose first key is
+// "eventVersion", allowing whitespace between them; -1 when there is none.
+func recordStart(b []byte) int {
+	from := 0
+	for {
+		k := bytes.Index(b[from:], []byte(`"eventVersion"`))
+		if k < 0 {
+			return -1
+		}
+		k += from
+		j := k - 1
+		for j >= 0 && isSpace(b[j]) {
+			j--
+		}
+		if j >= 0 && b[j] == '{' {
+			return j
+		}
+		from = k + 1
 	}
 }
 

@@ -197,6 +197,8 @@ func TestDecoderBadRecordsKeepTheRest(t *testing.T) {
 		{"truncated log file", `{"Records":[` + a + `,` + b[:200], []string{"AuthorizeSecurityGroupIngress"}, []int{2}, io.EOF, "truncated"},
 		{"truncated after a record", `{"Records":[` + a + `,`, []string{"AuthorizeSecurityGroupIngress"}, []int{2}, io.EOF, "before the array closes"},
 		{"eventbridge of another kind", `{"version":"0","detail-type":"EC2 Instance State-change Notification","detail":{"state":"running"}}` + "\n" + b, []string{"ConsoleLogin"}, []int{1}, io.EOF, "holds no CloudTrail record"},
+		{"bad record in pretty-printed log file", "{\n  \"Records\": [\n    " + a + ",\n    {\n      \"eventVersion\": \"1.08\",\n      \"x\": nul\n    },\n    {\n      \"eventVersion\": \"1.08\",\n      \"eventName\": \"After\"\n    }\n  ]\n}\n", []string{"AuthorizeSecurityGroupIngress", "After"}, []int{2}, io.EOF, "in literal null"},
+		{"impossible date", `{"eventName":"A","eventTime":"2024-02-31T10:00:00Z"}` + "\n" + b, []string{"ConsoleLogin"}, []int{1}, io.EOF, "not an RFC 3339 time"},
 		{"deep nesting", strings.Repeat("[", 100000), nil, []int{1}, io.EOF, "nesting deeper than"},
 	}
 	for _, c := range cases {
@@ -315,5 +317,15 @@ func TestUnquote(t *testing.T) {
 	}
 	if got, want := ev.Str(ErrorMessage), "tab\there \"quoted\" \\ / 😀 é"; got != want {
 		t.Errorf("errorMessage %q, want %q", got, want)
+	}
+}
+
+func TestDecoderDuplicateKeysFirstWins(t *testing.T) {
+	ev, err := NewDecoder(strings.NewReader(`{"eventName":"First","requestParameters":{"a":1,"a":2},"eventName":"Second"}`)).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Str(EventName) != "First" || ev.First(ParsePath("eventName")).Str != "First" || ev.First(ParsePath("requestParameters.a")).Str != "1" {
+		t.Errorf("duplicate keys: eventName %q, requestParameters.a %q", ev.Str(EventName), ev.First(ParsePath("requestParameters.a")).Str)
 	}
 }

@@ -161,6 +161,9 @@ func (p *recordParser) parseObject(b []byte, i int, node *keyNode, depth int, to
 }
 
 func (p *recordParser) parseHot(b []byte, vs int, f Field, depth int) (int, error) {
+	if p.seen&(1<<f) != 0 { // a duplicate key: the first one counts, as in path lookups
+		return valueEnd(b, vs, depth)
+	}
 	var end int
 	var esc bool
 	var err error
@@ -291,9 +294,13 @@ func parseTime(s string) time.Time {
 			return v
 		}
 		y, mo, d, h, mi, se := n(0, 4), n(5, 7), n(8, 10), n(11, 13), n(14, 16), n(17, 19)
-		if y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h >= 0 && h < 24 && mi >= 0 && mi < 60 && se >= 0 && se < 61 {
-			return time.Date(y, time.Month(mo), d, h, mi, se, 0, time.UTC)
+		if y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h >= 0 && h < 24 && mi >= 0 && mi < 60 && se >= 0 && se < 60 {
+			t := time.Date(y, time.Month(mo), d, h, mi, se, 0, time.UTC)
+			if t.Day() == d { // not normalised from a day the month lacks
+				return t
+			}
 		}
+		return time.Time{}
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
