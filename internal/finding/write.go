@@ -2,6 +2,7 @@ package finding
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,25 +42,45 @@ func Writer(format string) (WriteFunc, error) {
 
 // WriteJSON writes one JSON document:
 // {"schema_version": ..., "findings": [...], "summary": {...}}.
+// Findings are encoded one at a time, so a large result is never held in
+// memory a second time as one encoded document.
 func WriteJSON(w io.Writer, findings []*Finding, sum *Summary, _ Options) error {
-	if findings == nil {
-		findings = []*Finding{}
-	}
 	if sum == nil {
 		sum = &Summary{}
 	}
-	doc := struct {
-		SchemaVersion string     `json:"schema_version"`
-		Findings      []*Finding `json:"findings"`
-		Summary       *Summary   `json:"summary"`
-	}{SchemaVersion, findings, sum}
 	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
+	var one bytes.Buffer
+	enc := json.NewEncoder(&one)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return fmt.Errorf("write json: %w", err)
+	// encode writes v indented at the given depth, without json.Encoder's
+	// closing newline.
+	encode := func(v any, prefix string) error {
+		one.Reset()
+		enc.SetIndent(prefix, "  ")
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		bw.Write(bytes.TrimSuffix(one.Bytes(), []byte("\n")))
+		return nil
 	}
+	fmt.Fprintf(bw, "{\n  \"schema_version\": %q,\n  \"findings\": [", SchemaVersion)
+	for i, f := range findings {
+		if i > 0 {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n    ")
+		if err := encode(f, "    "); err != nil {
+			return fmt.Errorf("write json: finding %s: %w", f.ID, err)
+		}
+	}
+	if len(findings) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("],\n  \"summary\": ")
+	if err := encode(sum, "  "); err != nil {
+		return fmt.Errorf("write json: summary: %w", err)
+	}
+	bw.WriteString("\n}\n")
 	return bw.Flush()
 }
 
