@@ -1,0 +1,396 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sync"
+	"time"
+
+	"github.com/trailsentry/trailsentry/internal/detect"
+	"github.com/trailsentry/trailsentry/internal/event"
+	"github.com/trailsentry/trailsentry/internal/finding"
+	"github.com/trailsentry/trailsentry/internal/ingest"
+	"github.com/trailsentry/trailsentry/rules"
+)
+
+const scanSynopsis = `Usage: trailsentry scan [flags] PATH...
+
+Scans CloudTrail from files, folders walked recursively (the S3 layout
+AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/), or - for standard input.
+Content is recognised by its bytes: CloudTrail log files {"Records":[...]},
+JSON arrays, JSON Lines and EventBridge envelopes, plain or gzip. Digest and
+Insights files are skipped.`
+
+type scanOptions struct {
+	rulePaths   listFlag
+	noBuiltin   bool
+	format      string
+	failOn      string
+	since       string
+	until       string
+	accounts    listFlag
+	regions     listFlag
+	workers     int
+	maxEvidence int
+	progress    string
+	color       string
+	cpuProfile  string
+}
+
+func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var o scanOptions
+	fs := newFlagSet("scan", stderr, scanSynopsis)
+	fs.Var(&o.rulePaths, "rules", "Sigma rule file or folder to add (repeatable)")
+	fs.BoolVar(&o.noBuiltin, "no-builtin", false, "do not load the built-in rule pack")
+	fs.StringVar(&o.format, "format", "", "output: table, json, jsonl or ocsf (default table on a terminal, json otherwise)")
+	fs.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above: info, low, medium, high, critical, or none")
+	fs.StringVar(&o.since, "since", "", "only events at or after this time (2024-05-01, RFC 3339, or an age such as 36h or 7d)")
+	fs.StringVar(&o.until, "until", "", "only events before this time (same forms as --since)")
+	fs.Var(&o.accounts, "account", "only events of this account id (repeatable, or comma-separated)")
+	fs.Var(&o.regions, "region", "only events of this region (repeatable, or comma-separated)")
+	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "files decoded in parallel")
+	fs.IntVar(&o.maxEvidence, "max-evidence", 1000, "event ids kept per finding (the count is always complete)")
+	fs.StringVar(&o.progress, "progress", "auto", "progress line on stderr: auto (when a terminal), always, never")
+	fs.StringVar(&o.color, "color", "auto", "colour in the table: auto, always, never")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to this file (for performance work)")
+	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return usageError(stderr, errors.New("scan needs at least one PATH (or - for standard input)"))
+	}
+
+	threshold, err := finding.ParseThreshold(o.failOn)
+	if err != nil {
+		return usageError(stderr, fmt.Errorf("--fail-on: %w", err))
+	}
+	filter, err := newEventFilter(o.since, o.until, o.accounts, o.regions, time.Now())
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	if o.format == "" {
+		o.format = "json"
+		if isTerminal(stdout) {
+			o.format = "table"
+		}
+	}
+	write, err := finding.Writer(o.format)
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	if o.workers < 1 {
+		return usageError(stderr, fmt.Errorf("--workers must be at least 1"))
+	}
+	if err := ingest.CheckPaths(paths); err != nil {
+		return usageError(stderr, err)
+	}
+
+	tty := isTerminal(stderr)
+	con := newConsole(stderr, tty)
+	ruleSet, loadErrs, err := loadRules(o.rulePaths, !o.noBuiltin)
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	for _, e := range loadErrs {
+		con.warn("rule not loaded: " + e.Error())
+	}
+	if len(ruleSet) == 0 {
+		return usageError(stderr, errors.New("no rules to run: drop --no-builtin or give --rules"))
+	}
+
+	showProgress := o.progress == "always" || (o.progress == "auto" && tty)
+	sc := &scanner{
+		engine:  detect.NewEngine(ruleSet),
+		infos:   ruleInfos(ruleSet),
+		filter:  filter,
+		con:     con,
+		workers: o.workers,
+		evCap:   o.maxEvidence,
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return usageError(stderr, err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return usageError(stderr, err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start := time.Now()
+	res := sc.run(ctx, paths, stdin, showProgress)
+	elapsed := time.Since(start)
+
+	findings := res.agg.Findings()
+	sum := res.summary(len(ruleSet), len(loadErrs))
+	sum.Finish(findings, elapsed)
+	color := o.color == "always" || (o.color == "auto" && isTerminal(stdout) && os.Getenv("NO_COLOR") == "")
+	opts := finding.Options{Width: terminalWidth(stdout, finding.DefaultWidth), Color: color, Version: Version}
+	if err := write(stdout, findings, sum, opts); err != nil {
+		fmt.Fprintf(stderr, "trailsentry: write findings: %v\n", err)
+		return ExitUsage
+	}
+	printSummary(con, sum)
+
+	switch {
+	case ctx.Err() != nil:
+		return ExitUsage
+	case res.unreadable > 0:
+		return ExitUsage
+	case finding.CountAtOrAbove(findings, threshold) > 0:
+		return ExitFindings
+	}
+	return ExitOK
+}
+
+// loadRules gathers the built-in pack and every --rules path. A path that
+// does not exist is an error; a rule that does not compile is reported and
+// left out.
+func loadRules(paths []string, builtin bool) ([]*detect.Rule, []error, error) {
+	var all []*detect.Rule
+	var errs []error
+	if builtin {
+		rs, es := detect.LoadFS(rules.FS, "builtin")
+		all, errs = append(all, rs...), append(errs, es...)
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return nil, nil, fmt.Errorf("--rules %s: %w", p, errors.Unwrap(err))
+		}
+		rs, es := detect.LoadPath(p)
+		all, errs = append(all, rs...), append(errs, es...)
+	}
+	all, dup := detect.CheckDuplicates(all)
+	return all, append(errs, dup...), nil
+}
+
+// ruleInfos describes each rule once for the findings it produces.
+func ruleInfos(rs []*detect.Rule) map[*detect.Rule]*finding.RuleInfo {
+	m := make(map[*detect.Rule]*finding.RuleInfo, len(rs))
+	for _, r := range rs {
+		m[r] = &finding.RuleInfo{
+			ID: r.ID, Title: r.Title, Source: r.Source, Level: r.Level,
+			Description: r.Description, Attack: r.Attack, FalsePositives: r.FalsePositives,
+		}
+	}
+	return m
+}
+
+// scanner runs the pipeline: a walker feeds objects to workers; each worker
+// decodes, filters, matches and aggregates on its own; the aggregates merge
+// at the end, so workers never contend on the hot path.
+type scanner struct {
+	engine  *detect.Engine
+	infos   map[*detect.Rule]*finding.RuleInfo
+	filter  *eventFilter
+	con     *console
+	workers int
+	evCap   int
+}
+
+// counts are one worker's tallies.
+type counts struct {
+	files        int // files that held events (or were empty)
+	digest       int
+	insights     int
+	unrecognised int
+	unreadable   int
+	events       int64
+	filtered     int64
+	bad          int64
+}
+
+func (c *counts) add(o counts) {
+	c.files += o.files
+	c.digest += o.digest
+	c.insights += o.insights
+	c.unrecognised += o.unrecognised
+	c.unreadable += o.unreadable
+	c.events += o.events
+	c.filtered += o.filtered
+	c.bad += o.bad
+}
+
+type scanResult struct {
+	counts
+	agg *finding.Aggregator
+}
+
+func (r *scanResult) summary(rules, ruleErrs int) *finding.Summary {
+	skipped := map[string]int{}
+	for kind, n := range map[string]int{"digest": r.digest, "insights": r.insights, "not_cloudtrail": r.unrecognised, "unreadable": r.unreadable} {
+		if n > 0 {
+			skipped[kind] = n
+		}
+	}
+	return &finding.Summary{
+		FilesScanned:   r.files,
+		FilesSkipped:   skipped,
+		EventsDecoded:  r.events,
+		EventsFiltered: r.filtered,
+		BadRecords:     r.bad,
+		RulesLoaded:    rules,
+		RuleLoadErrors: ruleErrs,
+	}
+}
+
+// printSummary ends the run on stderr: a few readable lines on a terminal,
+// one key=value line elsewhere.
+func printSummary(con *console, s *finding.Summary) {
+	sev := s.FindingsBySeverity
+	if !con.tty {
+		con.info("summary", "files", s.FilesScanned, "files_skipped", s.FilesSkippedTotal(),
+			"events", s.EventsDecoded, "events_filtered", s.EventsFiltered, "bad_records", s.BadRecords,
+			"seconds", fmt.Sprintf("%.3f", s.Duration.Seconds()), "events_per_second", int64(s.EventsPerSecond),
+			"critical", sev.Critical, "high", sev.High, "medium", sev.Medium, "low", sev.Low, "info", sev.Info,
+			"rules", s.RulesLoaded, "rule_errors", s.RuleLoadErrors)
+		return
+	}
+	skipped := ""
+	if n := s.FilesSkippedTotal(); n > 0 {
+		skipped = fmt.Sprintf(" (%d skipped: %v)", n, s.FilesSkipped)
+	}
+	filtered := ""
+	if s.EventsFiltered > 0 {
+		filtered = fmt.Sprintf(", %s filtered out", group(s.EventsFiltered))
+	}
+	con.info(fmt.Sprintf("Scanned %s files%s, %s events%s, %s bad records in %.1fs (%s events/s).",
+		group(int64(s.FilesScanned)), skipped, group(s.EventsDecoded), filtered, group(s.BadRecords),
+		s.Duration.Seconds(), group(int64(s.EventsPerSecond))))
+	con.info(fmt.Sprintf("Findings: %d critical, %d high, %d medium, %d low, %d info. Rules: %d loaded, %d not loaded.",
+		sev.Critical, sev.High, sev.Medium, sev.Low, sev.Info, s.RulesLoaded, s.RuleLoadErrors))
+}
+
+func (s *scanner) run(ctx context.Context, paths []string, stdin io.Reader, showProgress bool) scanResult {
+	objs := make(chan ingest.Object, 256)
+	prog := &progress{}
+	var walkErrs counts
+	found := make(chan ingest.Object, 256)
+	go ingest.WalkLocal(ctx, paths, stdin, found, func(err error) {
+		s.con.warn(err.Error())
+		walkErrs.unreadable++ // only the walker goroutine writes this
+	})
+	go func() { // count what the walker finds, for the progress line
+		for o := range found {
+			prog.filesTotal.Add(1)
+			prog.bytesTotal.Add(o.Size)
+			objs <- o
+		}
+		prog.walkingDone.Store(true)
+		close(objs)
+	}()
+
+	stop := make(chan struct{})
+	var drawn sync.WaitGroup
+	if showProgress {
+		drawn.Add(1)
+		go func() { defer drawn.Done(); s.con.draw(prog, time.Now(), stop) }()
+	}
+
+	results := make([]scanResult, s.workers)
+	var wg sync.WaitGroup
+	for w := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[w] = s.work(ctx, objs, prog)
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	drawn.Wait()
+
+	out := scanResult{agg: finding.NewAggregator(s.evCap)}
+	out.add(walkErrs)
+	for _, r := range results {
+		out.add(r.counts)
+		out.agg.Merge(r.agg)
+	}
+	return out
+}
+
+// work is one worker: it takes objects until there are none left.
+func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *progress) scanResult {
+	res := scanResult{agg: finding.NewAggregator(s.evCap)}
+	opener := ingest.NewOpener()
+	var dec *event.Decoder
+	for obj := range objs {
+		if ctx.Err() != nil {
+			continue // drain, so the walker can finish
+		}
+		r, err := opener.Open(obj)
+		if err != nil {
+			s.con.warn(err.Error())
+			res.unreadable++
+			prog.filesDone.Add(1)
+			continue
+		}
+		if dec == nil {
+			dec = event.NewDecoder(r)
+		} else {
+			dec.Reset(r)
+		}
+		s.decodeObject(obj.Name, dec, &res, prog)
+		opener.Close()
+		prog.filesDone.Add(1)
+		prog.bytesDone.Add(obj.Size)
+	}
+	return res
+}
+
+// decodeObject runs every event of one stream through filter and engine.
+func (s *scanner) decodeObject(name string, dec *event.Decoder, res *scanResult, prog *progress) {
+	var n int64
+	var cur *event.Event
+	add := func(r *detect.Rule) { res.agg.Add(s.infos[r], cur) } // made once, not per event
+	filtering := s.filter.active()
+	for {
+		ev, err := dec.Next()
+		if err == nil {
+			n++
+			if n&1023 == 0 {
+				prog.events.Add(1024)
+			}
+			if filtering && !s.filter.keep(ev) {
+				res.filtered++
+				continue
+			}
+			cur = ev
+			s.engine.Match(ev, add)
+			continue
+		}
+		var rerr *event.RecordError
+		switch {
+		case err == io.EOF:
+			res.files++
+		case errors.Is(err, event.ErrSkipFile):
+			if dec.Format() == event.FormatDigest {
+				res.digest++
+			} else {
+				res.insights++
+			}
+		case errors.As(err, &rerr):
+			res.bad++
+			s.con.warn("bad record", "file", name, "record", rerr.Index, "offset", rerr.Offset, "error", rerr.Err)
+			continue
+		case dec.Format() == event.FormatUnknown:
+			res.unrecognised++
+			s.con.warn("not CloudTrail JSON, skipped", "file", name, "error", err)
+		default:
+			res.bad++
+			res.files++
+			s.con.warn("input ends early", "file", name, "offset", dec.Offset(), "error", err)
+		}
+		break
+	}
+	prog.events.Add(n & 1023)
+	res.events += n
+}
