@@ -43,6 +43,9 @@ type Rule struct {
 	// "builtin:<path>" for the embedded pack (LoadFS's source:path).
 	Source string
 
+	// Tests are the examples the rule carries (its `tests` key).
+	Tests []RuleTest
+
 	cond node
 }
 
@@ -215,6 +218,11 @@ func parseRule(root *yaml.Node) (*Rule, error) {
 			case "category":
 				r.Logsource.Category = v
 			}
+		}
+	}
+	if n := keys["tests"]; n != nil {
+		if r.Tests, err = parseTests(n); err != nil {
+			return r, err
 		}
 	}
 	det := keys["detection"]
