@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trailsentry/trailsentry/internal/detect"
+	"github.com/trailsentry/trailsentry/internal/enrich"
 	"github.com/trailsentry/trailsentry/internal/event"
 	"github.com/trailsentry/trailsentry/internal/finding"
 	"github.com/trailsentry/trailsentry/internal/ingest"
@@ -40,6 +41,8 @@ type scanOptions struct {
 	progress    string
 	color       string
 	cpuProfile  string
+	threatLists listFlag
+	trusted     listFlag
 }
 
 func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -57,6 +60,8 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.IntVar(&o.maxEvidence, "max-evidence", 1000, "event ids kept per finding (the count is always complete)")
 	fs.StringVar(&o.progress, "progress", "auto", "progress line on stderr: auto (when a terminal), always, never")
 	fs.StringVar(&o.color, "color", "auto", "colour in the table: auto, always, never")
+	fs.Var(&o.threatLists, "threat-list", "file of threat IPs/CIDRs (text or CSV): a call from one is a finding (repeatable)")
+	fs.Var(&o.trusted, "trusted-list", "file of trusted IPs/CIDRs: network-based rules leave calls from them alone (repeatable)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to this file (for performance work)")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
@@ -105,14 +110,20 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return usageError(stderr, errors.New("no rules to run: drop --no-builtin or give --rules"))
 	}
 
+	enricher, err := enrich.New(ctx, enrich.Options{ThreatLists: o.threatLists, TrustedLists: o.trusted})
+	if err != nil {
+		return usageError(stderr, err)
+	}
+
 	showProgress := o.progress == "always" || (o.progress == "auto" && tty)
 	sc := &scanner{
-		engine:  detect.NewEngine(ruleSet),
-		infos:   ruleInfos(ruleSet),
-		filter:  filter,
-		con:     con,
-		workers: o.workers,
-		evCap:   o.maxEvidence,
+		enricher: enricher,
+		engine:   detect.NewEngine(ruleSet),
+		infos:    ruleInfos(ruleSet),
+		filter:   filter,
+		con:      con,
+		workers:  o.workers,
+		evCap:    o.maxEvidence,
 	}
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
@@ -188,12 +199,13 @@ func ruleInfos(rs []*detect.Rule) map[*detect.Rule]*finding.RuleInfo {
 // decodes, filters, matches and aggregates on its own; the aggregates merge
 // at the end, so workers never contend on the hot path.
 type scanner struct {
-	engine  *detect.Engine
-	infos   map[*detect.Rule]*finding.RuleInfo
-	filter  *eventFilter
-	con     *console
-	workers int
-	evCap   int
+	enricher *enrich.Enricher
+	engine   *detect.Engine
+	infos    map[*detect.Rule]*finding.RuleInfo
+	filter   *eventFilter
+	con      *console
+	workers  int
+	evCap    int
 }
 
 // counts are one worker's tallies.
@@ -321,6 +333,7 @@ func (s *scanner) run(ctx context.Context, paths []string, stdin io.Reader, show
 func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *progress) scanResult {
 	res := scanResult{agg: finding.NewAggregator(s.evCap)}
 	opener := ingest.NewOpener()
+	view := s.enricher.NewView() // reset for each event; its caches last the whole run
 	var dec *event.Decoder
 	for obj := range objs {
 		if ctx.Err() != nil {
@@ -338,7 +351,7 @@ func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *pro
 		} else {
 			dec.Reset(r)
 		}
-		s.decodeObject(obj.Name, dec, &res, prog)
+		s.decodeObject(obj.Name, dec, view, &res, prog)
 		opener.Close()
 		prog.filesDone.Add(1)
 		prog.bytesDone.Add(obj.Size)
@@ -347,10 +360,9 @@ func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *pro
 }
 
 // decodeObject runs every event of one stream through filter and engine.
-func (s *scanner) decodeObject(name string, dec *event.Decoder, res *scanResult, prog *progress) {
+func (s *scanner) decodeObject(name string, dec *event.Decoder, view *enrich.View, res *scanResult, prog *progress) {
 	var n int64
-	var cur *event.Event
-	add := func(r *detect.Rule) { res.agg.Add(s.infos[r], cur) } // made once, not per event
+	add := func(r *detect.Rule) { res.agg.Add(s.infos[r], view) }
 	filtering := s.filter.active()
 	for {
 		ev, err := dec.Next()
@@ -363,8 +375,8 @@ func (s *scanner) decodeObject(name string, dec *event.Decoder, res *scanResult,
 				res.filtered++
 				continue
 			}
-			cur = ev
-			s.engine.Match(ev, add)
+			view.Reset(ev)
+			s.engine.Match(view, add)
 			continue
 		}
 		var rerr *event.RecordError

@@ -6,6 +6,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/trailsentry/trailsentry/internal/enrich"
 	"github.com/trailsentry/trailsentry/internal/event"
 )
 
@@ -176,6 +177,11 @@ func compileItem(key string, v *yaml.Node) (node, error) {
 	s, err := parseModifiers(mods)
 	if err != nil {
 		return nil, err
+	}
+	if enrich.IsField(field) {
+		if _, err := enrich.CompileField(field); err != nil {
+			return nil, err
+		}
 	}
 	path := event.ParsePath(field)
 	if s.kind == kindExists {

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"github.com/trailsentry/trailsentry/internal/enrich"
 	"slices"
 
 	"github.com/trailsentry/trailsentry/internal/event"
@@ -77,8 +78,9 @@ func (e *Engine) Unindexed() []*Rule { return slices.Clone(e.always) }
 // Match calls fn for each rule that matches ev: first those indexed by
 // eventName, then by eventSource, then the unindexed, each group in load
 // order. It does not allocate.
-func (e *Engine) Match(ev *event.Event, fn func(*Rule)) {
-	if ev == nil {
+func (e *Engine) Match(v *enrich.View, fn func(*Rule)) {
+	ev := subjectOf(v)
+	if ev.Event == nil {
 		return
 	}
 	matchIndexed(ev, event.EventName, e.byName, e.named, fn)
@@ -90,7 +92,7 @@ func (e *Engine) Match(ev *event.Event, fn func(*Rule)) {
 	}
 }
 
-func matchIndexed(ev *event.Event, f event.Field, index map[string][]*Rule, all []*Rule, fn func(*Rule)) {
+func matchIndexed(ev Subject, f event.Field, index map[string][]*Rule, all []*Rule, fn func(*Rule)) {
 	if len(all) == 0 {
 		return
 	}

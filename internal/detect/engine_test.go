@@ -229,11 +229,11 @@ func TestIndexAgreesWithBruteForce(t *testing.T) {
 		ev := decode(t, rec)
 		var want, got []string
 		for _, r := range rules {
-			if r.Match(ev) {
+			if r.Match(testView(ev)) {
 				want = append(want, r.ID)
 			}
 		}
-		e.Match(ev, func(r *Rule) { got = append(got, r.ID) })
+		e.Match(testView(ev), func(r *Rule) { got = append(got, r.ID) })
 		slices.Sort(want)
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
@@ -259,17 +259,17 @@ func TestEngineMatchOrderAndNil(t *testing.T) {
 	rules := loadSigma(t)
 	e := NewEngine(rules)
 	var got []string
-	e.Match(decode(t, evSecurityGroupIngress), func(r *Rule) { got = append(got, r.Title) })
+	e.Match(testView(decode(t, evSecurityGroupIngress)), func(r *Rule) { got = append(got, r.Title) })
 	// Rules indexed by eventName come first, then the unindexed.
 	want := []string{"Ingress/Egress Security Group Modification", "AWS STS AssumeRole Misuse"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("matches %v, want %v", got, want)
 	}
-	e.Match(nil, func(*Rule) { t.Error("nil event matched") })
-	if (*Rule)(nil).Match(decode(t, evSecurityGroupIngress)) {
+	e.Match(testView(nil), func(*Rule) { t.Error("nil event matched") })
+	if (*Rule)(nil).Match(testView(decode(t, evSecurityGroupIngress))) {
 		t.Error("nil rule matched")
 	}
-	NewEngine([]*Rule{nil, {Title: "not compiled"}}).Match(decode(t, evSecurityGroupIngress), func(r *Rule) { t.Errorf("%v matched", r) })
+	NewEngine([]*Rule{nil, {Title: "not compiled"}}).Match(testView(decode(t, evSecurityGroupIngress)), func(r *Rule) { t.Errorf("%v matched", r) })
 }
 
 // TestEngineConcurrent matches from many goroutines at once; run with -race.
@@ -281,7 +281,7 @@ func TestEngineConcurrent(t *testing.T) {
 	}
 	want := make([]int, len(evs))
 	for i, ev := range evs {
-		e.Match(ev, func(*Rule) { want[i]++ })
+		e.Match(testView(ev), func(*Rule) { want[i]++ })
 	}
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -291,7 +291,7 @@ func TestEngineConcurrent(t *testing.T) {
 			for n := 0; n < 200; n++ {
 				i := (n + g) % len(evs)
 				got := 0
-				e.Match(evs[i], func(*Rule) { got++ })
+				e.Match(testView(evs[i]), func(*Rule) { got++ })
 				if got != want[i] {
 					t.Errorf("event %d: %d matches, want %d", i, got, want[i])
 					return
@@ -330,7 +330,7 @@ func BenchmarkEngineMatch(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e.Match(evs[i%len(evs)], count)
+		e.Match(testView(evs[i%len(evs)]), count)
 	}
 	if n == 0 {
 		b.Fatal("nothing matched")
@@ -348,7 +348,7 @@ func BenchmarkBruteForce(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		ev := evs[i%len(evs)]
 		for _, r := range rules {
-			if r.Match(ev) {
+			if r.Match(testView(ev)) {
 				n++
 			}
 		}
@@ -379,7 +379,7 @@ func BenchmarkDecodeAndMatch(b *testing.B) {
 			if err != nil {
 				break
 			}
-			e.Match(ev, count)
+			e.Match(testView(ev), count)
 		}
 	}
 	b.ReportMetric(float64(b.N*len(lines))/b.Elapsed().Seconds(), "events/s")

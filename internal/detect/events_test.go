@@ -153,11 +153,11 @@ func checkMatches(t *testing.T, detection string, cases []matchCase) {
 	e := NewEngine([]*Rule{r})
 	for _, c := range cases {
 		ev := decode(t, c.record)
-		if got := r.Match(ev); got != c.want {
+		if got := r.Match(testView(ev)); got != c.want {
 			t.Errorf("%s: Match = %v, want %v\ndetection:\n%s", c.name, got, c.want, detection)
 		}
 		got := false
-		e.Match(ev, func(*Rule) { got = true })
+		e.Match(testView(ev), func(*Rule) { got = true })
 		if got != c.want {
 			t.Errorf("%s: Engine.Match = %v, want %v\ndetection:\n%s", c.name, got, c.want, detection)
 		}

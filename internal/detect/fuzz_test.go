@@ -48,9 +48,9 @@ func FuzzParseRules(f *testing.F) {
 		e := NewEngine(rules)
 		for _, ev := range evs {
 			n := 0
-			e.Match(ev, func(*Rule) { n++ })
+			e.Match(testView(ev), func(*Rule) { n++ })
 			for _, r := range rules {
-				if r.Match(ev) {
+				if r.Match(testView(ev)) {
 					n--
 				}
 			}
@@ -119,9 +119,9 @@ condition: 1 of them`)), "extra.yml")
 			return
 		}
 		n := 0
-		e.Match(ev, func(*Rule) { n++ })
+		e.Match(testView(ev), func(*Rule) { n++ })
 		for _, r := range all {
-			if r.Match(ev) {
+			if r.Match(testView(ev)) {
 				n--
 			}
 		}

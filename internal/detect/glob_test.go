@@ -247,7 +247,7 @@ func TestRegexMatcherAgainstPlainRegexp(t *testing.T) {
 				b.WriteString(alphabet[rng.IntN(len(alphabet))])
 			}
 			v := event.Value{Kind: event.String, Str: b.String()}
-			if got, want := m.match(v, nil), ref.MatchString(v.Str); got != want {
+			if got, want := m.match(v, Subject{}), ref.MatchString(v.Str); got != want {
 				t.Fatalf("re %q (flags %q) on %q: %v, plain regexp %v", c.expr, c.flags, v.Str, got, want)
 			}
 		}

@@ -3,6 +3,7 @@ package detect
 import (
 	"sort"
 
+	"github.com/trailsentry/trailsentry/internal/enrich"
 	"github.com/trailsentry/trailsentry/internal/event"
 )
 
@@ -29,12 +30,12 @@ import (
 //     different from anything, so it does not match.
 
 type node interface {
-	match(ev *event.Event) bool
+	match(ev Subject) bool
 }
 
 type andNode []node
 
-func (a andNode) match(ev *event.Event) bool {
+func (a andNode) match(ev Subject) bool {
 	for _, n := range a {
 		if !n.match(ev) {
 			return false
@@ -45,7 +46,7 @@ func (a andNode) match(ev *event.Event) bool {
 
 type orNode []node
 
-func (o orNode) match(ev *event.Event) bool {
+func (o orNode) match(ev Subject) bool {
 	for _, n := range o {
 		if n.match(ev) {
 			return true
@@ -56,7 +57,7 @@ func (o orNode) match(ev *event.Event) bool {
 
 type notNode struct{ x node }
 
-func (n notNode) match(ev *event.Event) bool { return !n.x.match(ev) }
+func (n notNode) match(ev Subject) bool { return !n.x.match(ev) }
 
 // fieldOp is how a field node combines its values.
 type fieldOp uint8
@@ -71,7 +72,8 @@ const (
 // fieldNode is one `field|modifiers: values` item of a selection.
 type fieldNode struct {
 	path    *event.Path
-	hot     event.Field // when isHot: read with ev.Get, no JSON walk
+	derived *enrich.FieldRef // a trailsentry.* field: read from the enrichment view
+	hot     event.Field      // when isHot: read with ev.Get, no JSON walk
 	isHot   bool
 	op      fieldOp
 	values  []matcher
@@ -82,12 +84,15 @@ type fieldNode struct {
 
 func newFieldNode(path *event.Path, op fieldOp, values []matcher, hasNull bool) *fieldNode {
 	f := &fieldNode{path: path, op: op, values: values, hasNull: hasNull}
+	if ref, err := enrich.CompileField(path.Text); err == nil {
+		f.derived = &ref
+	}
 	f.hot, f.isHot = path.Hot()
 	f.cost = f.estimateCost()
 	return f
 }
 
-func (f *fieldNode) match(ev *event.Event) bool {
+func (f *fieldNode) match(ev Subject) bool {
 	switch f.op {
 	case opExists:
 		return f.present(ev) == f.exists
@@ -125,7 +130,7 @@ func (f *fieldNode) match(ev *event.Event) bool {
 }
 
 // any reports whether v matches one of the node's values.
-func (f *fieldNode) any(v event.Value, ev *event.Event) bool {
+func (f *fieldNode) any(v event.Value, ev Subject) bool {
 	for _, m := range f.values {
 		if m.match(v, ev) {
 			return true
@@ -136,7 +141,7 @@ func (f *fieldNode) any(v event.Value, ev *event.Event) bool {
 
 // some reports whether one value the path reaches matches m; for null, a
 // missing field counts.
-func (f *fieldNode) some(ev *event.Event, m matcher) bool {
+func (f *fieldNode) some(ev Subject, m matcher) bool {
 	if f.each(ev, func(v event.Value) bool { return m.match(v, ev) }) {
 		return true
 	}
@@ -145,7 +150,10 @@ func (f *fieldNode) some(ev *event.Event, m matcher) bool {
 }
 
 // each visits the values the path reaches until visit returns true.
-func (f *fieldNode) each(ev *event.Event, visit func(event.Value) bool) bool {
+func (f *fieldNode) each(ev Subject, visit func(event.Value) bool) bool {
+	if f.derived != nil {
+		return ev.View != nil && ev.View.Lookup(*f.derived, visit)
+	}
 	if f.isHot {
 		if v := ev.Get(f.hot); v.Kind != event.Array {
 			return v.Kind != event.Missing && visit(v)
@@ -154,7 +162,10 @@ func (f *fieldNode) each(ev *event.Event, visit func(event.Value) bool) bool {
 	return ev.Lookup(f.path, visit)
 }
 
-func (f *fieldNode) present(ev *event.Event) bool {
+func (f *fieldNode) present(ev Subject) bool {
+	if f.derived != nil {
+		return f.each(ev, func(event.Value) bool { return true })
+	}
 	if f.isHot {
 		return ev.Get(f.hot).Kind != event.Missing
 	}
@@ -189,7 +200,7 @@ type keywordNode struct {
 	all    bool
 }
 
-func (k *keywordNode) match(ev *event.Event) bool {
+func (k *keywordNode) match(ev Subject) bool {
 	if !k.all {
 		return eachScalar(rawText(ev.Raw), func(v event.Value) bool {
 			for _, m := range k.values {

@@ -12,7 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/trailsentry/trailsentry/internal/event"
+	"github.com/trailsentry/trailsentry/internal/enrich"
 )
 
 // Rule is one Sigma detection rule, compiled. Its exported fields are the
@@ -55,8 +55,9 @@ type Rule struct {
 type Logsource struct{ Product, Service, Category string }
 
 // Match reports whether the event matches the rule's detection.
-func (r *Rule) Match(ev *event.Event) bool {
-	if r == nil || r.cond == nil || ev == nil {
+func (r *Rule) Match(v *enrich.View) bool {
+	ev := subjectOf(v)
+	if r == nil || r.cond == nil || ev.Event == nil {
 		return false
 	}
 	return r.cond.match(ev)

@@ -351,11 +351,11 @@ level: high
 	if r.Logsource != (Logsource{Product: "windows", Category: "process_creation"}) {
 		t.Errorf("logsource %+v", r.Logsource)
 	}
-	if r.Match(decode(t, evCreateAccessKey)) {
+	if r.Match(testView(decode(t, evCreateAccessKey))) {
 		t.Error("a Windows rule matched a CloudTrail event")
 	}
 	win := `{"eventVersion":"1.0","Image":"C:\\Windows\\System32\\whoami.exe","CommandLine":"whoami -all"}`
-	if !r.Match(decode(t, win)) {
+	if !r.Match(testView(decode(t, win))) {
 		t.Error("the rule should match a process-creation record shaped like its logsource")
 	}
 }

@@ -49,7 +49,7 @@ func TestSigmaRulesLoad(t *testing.T) {
 			t.Errorf("%s: metadata incomplete: %+v", filepath.Base(f), r)
 		}
 		for _, rec := range events {
-			r.Match(decode(t, rec)) // must not panic
+			r.Match(testView(decode(t, rec))) // must not panic
 		}
 	}
 	if rules := loadSigma(t); len(rules) != len(files) {
@@ -162,11 +162,11 @@ func TestSigmaRulesSemantics(t *testing.T) {
 		e := NewEngine([]*Rule{r})
 		check := func(name, rec string, want bool) {
 			ev := decode(t, rec)
-			if got := r.Match(ev); got != want {
+			if got := r.Match(testView(ev)); got != want {
 				t.Errorf("%s: %s: Match = %v, want %v", c.file, name, got, want)
 			}
 			got := false
-			e.Match(ev, func(*Rule) { got = true })
+			e.Match(testView(ev), func(*Rule) { got = true })
 			if got != want {
 				t.Errorf("%s: %s: Engine.Match = %v, want %v", c.file, name, got, want)
 			}

@@ -22,7 +22,7 @@ import (
 // matcher tests one event value. ev is there for fieldref, which reads
 // another field of the same event, and for the time modifiers on eventTime.
 type matcher interface {
-	match(v event.Value, ev *event.Event) bool
+	match(v event.Value, ev Subject) bool
 }
 
 // valueText is the text string matchers compare against; ok is false for a
@@ -49,7 +49,7 @@ func valueText(v event.Value) (string, bool) {
 // holds a backslash.
 type stringMatcher struct{ g *glob }
 
-func (m *stringMatcher) match(v event.Value, _ *event.Event) bool {
+func (m *stringMatcher) match(v event.Value, _ Subject) bool {
 	s, ok := valueText(v)
 	if !ok {
 		return false
@@ -67,7 +67,7 @@ func (m *stringMatcher) match(v event.Value, _ *event.Event) bool {
 // base64offset): it matches when any of them does.
 type anyOf []matcher
 
-func (a anyOf) match(v event.Value, ev *event.Event) bool {
+func (a anyOf) match(v event.Value, ev Subject) bool {
 	for _, m := range a {
 		if m.match(v, ev) {
 			return true
@@ -80,7 +80,7 @@ func (a anyOf) match(v event.Value, ev *event.Event) bool {
 // field as matching `field: null`.
 type nullMatcher struct{}
 
-func (nullMatcher) match(v event.Value, _ *event.Event) bool { return v.Kind == event.Null }
+func (nullMatcher) match(v event.Value, _ Subject) bool { return v.Kind == event.Null }
 
 // numberMatcher is a YAML number given without modifiers: it matches the
 // same literal text (case-insensitively, for 0x1F) or, when the event value
@@ -91,7 +91,7 @@ type numberMatcher struct {
 	num  float64
 }
 
-func (m *numberMatcher) match(v event.Value, _ *event.Event) bool {
+func (m *numberMatcher) match(v event.Value, _ Subject) bool {
 	switch v.Kind {
 	case event.Number, event.String, event.Bool:
 	default:
@@ -160,7 +160,7 @@ type compareMatcher struct {
 	num float64
 }
 
-func (m *compareMatcher) match(v event.Value, _ *event.Event) bool {
+func (m *compareMatcher) match(v event.Value, _ Subject) bool {
 	n, ok := parseNumber(v)
 	if !ok {
 		return false
@@ -188,7 +188,7 @@ type regexMatcher struct {
 	needLit *glob // a literal every match contains, as a contains glob; nil if none
 }
 
-func (m *regexMatcher) match(v event.Value, _ *event.Event) bool {
+func (m *regexMatcher) match(v event.Value, _ Subject) bool {
 	s, ok := valueText(v)
 	if !ok {
 		return false
@@ -203,7 +203,7 @@ func (m *regexMatcher) match(v event.Value, _ *event.Event) bool {
 // IPv4-mapped IPv6 addresses count as IPv4.
 type cidrMatcher struct{ prefix netip.Prefix }
 
-func (m *cidrMatcher) match(v event.Value, _ *event.Event) bool {
+func (m *cidrMatcher) match(v event.Value, _ Subject) bool {
 	if v.Kind != event.String || !looksLikeIP(v.Str) {
 		return false
 	}
@@ -243,7 +243,7 @@ type timeMatcher struct {
 	eventTime bool // the field is eventTime
 }
 
-func (m *timeMatcher) match(v event.Value, ev *event.Event) bool {
+func (m *timeMatcher) match(v event.Value, ev Subject) bool {
 	if v.Kind != event.String {
 		return false
 	}
@@ -289,7 +289,7 @@ type fieldrefMatcher struct {
 	cased bool
 }
 
-func (m *fieldrefMatcher) match(v event.Value, ev *event.Event) bool {
+func (m *fieldrefMatcher) match(v event.Value, ev Subject) bool {
 	s, ok := valueText(v)
 	if !ok {
 		return false

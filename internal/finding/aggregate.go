@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trailsentry/trailsentry/internal/enrich"
 	"github.com/trailsentry/trailsentry/internal/event"
 )
 
@@ -46,6 +47,7 @@ type groupKey struct {
 type group struct {
 	key         groupKey
 	count       int64
+	failed      int64 // matched events whose call failed (errorCode set)
 	withID      int64 // matched events that carried an eventID
 	first, last int64 // event time range; first > last while none had a time
 	evidence    evidence
@@ -55,6 +57,10 @@ type group struct {
 	agents      distinct
 	errors      distinct
 	keys        distinct
+
+	context    enrich.Summary // of the earliest event
+	contextAt  stamp
+	hasContext bool
 }
 
 // NewAggregator returns an empty aggregator keeping up to maxEvidence eventIDs
@@ -75,8 +81,14 @@ func (a *Aggregator) Len() int { return len(a.groups) }
 // Add records that rule r matched ev. It allocates nothing when the finding
 // already exists and ev neither becomes evidence nor brings a new value to
 // the distinct lists. It keeps no reference to ev: what it stores is copied.
-func (a *Aggregator) Add(r *RuleInfo, ev *event.Event) {
-	k := groupKey{rule: r, account: ev.Account(), region: ev.Str(event.AWSRegion), actor: ev.Actor()}
+//
+// The actor is the enrichment's: the human behind a role session where one
+// can be named. The finding's context is the enrichment of its earliest
+// event (by time, then eventID), so it too is the same however the events
+// were split between aggregators.
+func (a *Aggregator) Add(r *RuleInfo, v *enrich.View) {
+	ev := v.Event()
+	k := groupKey{rule: r, account: ev.Account(), region: ev.Str(event.AWSRegion), actor: v.Actor()}
 	g := a.groups[k]
 	if g == nil {
 		g = newGroup(k)
@@ -84,6 +96,12 @@ func (a *Aggregator) Add(r *RuleInfo, ev *event.Event) {
 	}
 	t := ev.Time.UnixMicro()
 	g.count++
+	if ev.Str(event.ErrorCode) != "" {
+		g.failed++
+	}
+	if s := (stamp{t, ev.Str(event.EventID)}); !g.hasContext || s.before(g.contextAt) {
+		g.context, g.contextAt, g.hasContext = v.Summary(), stamp{t, strings.Clone(s.s)}, true
+	}
 	if !ev.Time.IsZero() {
 		g.first = min(g.first, t)
 		g.last = max(g.last, t)
@@ -122,7 +140,11 @@ func (a *Aggregator) Merge(other *Aggregator) {
 			continue
 		}
 		g.count += og.count
+		g.failed += og.failed
 		g.withID += og.withID
+		if og.hasContext && (!g.hasContext || og.contextAt.before(g.contextAt)) {
+			g.context, g.contextAt, g.hasContext = og.context, og.contextAt, true
+		}
 		g.first = min(g.first, og.first)
 		g.last = max(g.last, og.last)
 		for _, s := range og.evidence {
@@ -163,6 +185,8 @@ func (g *group) finding(maxEvidence int) *Finding {
 			FalsePositives: slices.Clone(r.FalsePositives),
 		},
 		Severity:          SeverityFor(r.Level),
+		Outcome:           outcome(g.failed, g.count),
+		FailedCount:       g.failed,
 		Attack:            append([]string{}, r.Attack...),
 		Actor:             g.key.actor,
 		Account:           g.key.account,
@@ -176,6 +200,13 @@ func (g *group) finding(maxEvidence int) *Finding {
 		UserAgents:        g.agents.values(),
 		ErrorCodes:        g.errors.values(),
 		AccessKeyIDs:      g.keys.values(),
+	}
+	if g.hasContext {
+		c := g.context
+		f.Context = &c
+	}
+	if f.Outcome == OutcomeFailed {
+		f.Severity = f.Severity.attempted()
 	}
 	if g.first <= g.last {
 		f.FirstSeen = time.UnixMicro(g.first).UTC()

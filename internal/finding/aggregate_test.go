@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/trailsentry/trailsentry/internal/enrich"
 	"github.com/trailsentry/trailsentry/internal/event"
 )
 
@@ -106,7 +107,7 @@ func TestAggregateFixture(t *testing.T) {
 	f := trail[0]
 	want := &Finding{
 		SchemaVersion: SchemaVersion,
-		ID:            DedupID("4db60cc0-36fb-42b7-9b58-a5b53019fb74", "111122223333", "us-east-1", "arn:aws:sts::111122223333:assumed-role/Admin/alice"),
+		ID:            DedupID("4db60cc0-36fb-42b7-9b58-a5b53019fb74", "111122223333", "us-east-1", "Admin/alice"),
 		Rule: RuleRef{
 			ID: "4db60cc0-36fb-42b7-9b58-a5b53019fb74", Title: "AWS CloudTrail Important Change",
 			Source: "sigma/aws_cloudtrail_disable_logging.yml", Level: "medium",
@@ -115,7 +116,7 @@ func TestAggregateFixture(t *testing.T) {
 		},
 		Severity:  Severity{5.0, Medium},
 		Attack:    []string{"T1685.002"},
-		Actor:     "arn:aws:sts::111122223333:assumed-role/Admin/alice",
+		Actor:     "Admin/alice",
 		Account:   "111122223333",
 		Region:    "us-east-1",
 		FirstSeen: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC),
@@ -137,6 +138,13 @@ func TestAggregateFixture(t *testing.T) {
 		ErrorCodes:   []string{"TrailNotFoundException"},
 		AccessKeyIDs: []string{"ASIAEXAMPLEALICE0001"},
 	}
+	// One of the three calls failed; the context is the earliest event's.
+	want.Outcome, want.FailedCount = OutcomeMixed, 1
+	if c := f.Context; c == nil || c.Actor != "Admin/alice" || c.Identity.Role != "Admin" || c.Identity.Session != "alice" ||
+		c.Action == nil || c.Action.Name != "cloudtrail:StopLogging" || c.Action.AccessLevel != "Write" {
+		t.Errorf("context %+v", f.Context)
+	}
+	want.Context = f.Context
 	if !reflect.DeepEqual(f, want) {
 		t.Errorf("alice's CloudTrail finding:\n got %s\nwant %s", mustJSON(f), mustJSON(want))
 	}
@@ -168,9 +176,9 @@ func TestDedupKey(t *testing.T) {
 	other := &RuleInfo{ID: "another", Title: "Another rule", Level: "high"}
 	a := NewAggregator(0)
 	for _, ev := range evs {
-		a.Add(assumeRoleRule, ev)
+		a.Add(assumeRoleRule, testView(ev))
 	}
-	a.Add(other, evs[0])
+	a.Add(other, testView(evs[0]))
 	findings := a.Findings()
 	if len(findings) != 5 {
 		t.Fatalf("%d findings, want 5: %s", len(findings), mustJSON(findings))
@@ -180,7 +188,7 @@ func TestDedupKey(t *testing.T) {
 	}
 	for _, f := range findings[1:] {
 		wantCount := int64(1)
-		if f.Actor == "arn:aws:sts::111122223333:assumed-role/Admin/alice" && f.Region == "us-east-1" && f.Account == "111122223333" {
+		if f.Actor == "Admin/alice" && f.Region == "us-east-1" && f.Account == "111122223333" {
 			wantCount = 2
 			if !slices.Equal(f.EventIDs, []string{"e1", "e2"}) {
 				t.Errorf("event ids %v, want [e1 e2]", f.EventIDs)
@@ -208,8 +216,8 @@ func TestDedupID(t *testing.T) {
 	evs := decodeRecs(t, rec{id: "e1", time: "2024-05-01T10:00:00Z"})
 	copyOfRule := *assumeRoleRule
 	a, b := NewAggregator(0), NewAggregator(0)
-	a.Add(assumeRoleRule, evs[0])
-	b.Add(&copyOfRule, evs[0])
+	a.Add(assumeRoleRule, testView(evs[0]))
+	b.Add(&copyOfRule, testView(evs[0]))
 	if a.Findings()[0].ID != b.Findings()[0].ID {
 		t.Error("finding id depends on the RuleInfo pointer")
 	}
@@ -236,7 +244,7 @@ func TestEvidenceCap(t *testing.T) {
 	} {
 		a := NewAggregator(tc.cap)
 		for _, ev := range evs {
-			a.Add(assumeRoleRule, ev)
+			a.Add(assumeRoleRule, testView(ev))
 		}
 		f := a.Findings()[0]
 		if !slices.Equal(f.EventIDs, tc.ids) || f.EventIDsTruncated != tc.truncated || f.Count != 5 {
@@ -254,9 +262,9 @@ func TestEvidenceCap(t *testing.T) {
 func TestRedeliveredEvent(t *testing.T) {
 	evs := decodeRecs(t, rec{id: "e1", time: "2024-05-01T10:01:00Z"}, rec{id: "e2", time: "2024-05-01T10:02:00Z"})
 	a := NewAggregator(0)
-	a.Add(assumeRoleRule, evs[0])
-	a.Add(assumeRoleRule, evs[1])
-	a.Add(assumeRoleRule, evs[0]) // the same record again, as at-least-once delivery may do
+	a.Add(assumeRoleRule, testView(evs[0]))
+	a.Add(assumeRoleRule, testView(evs[1]))
+	a.Add(assumeRoleRule, testView(evs[0])) // the same record again, as at-least-once delivery may do
 	f := a.Findings()[0]
 	if f.Count != 3 || !slices.Equal(f.EventIDs, []string{"e1", "e2"}) {
 		t.Errorf("count %d ids %v; want 3 [e1 e2]", f.Count, f.EventIDs)
@@ -266,7 +274,7 @@ func TestRedeliveredEvent(t *testing.T) {
 func TestEventWithoutTimeOrID(t *testing.T) {
 	evs := decodeAll(t, `{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","userName":"bob"},"eventName":"ListUsers","recipientAccountId":"111122223333"}`)
 	a := NewAggregator(0)
-	a.Add(assumeRoleRule, evs[0])
+	a.Add(assumeRoleRule, testView(evs[0]))
 	f := a.Findings()[0]
 	if f.Count != 1 || len(f.EventIDs) != 0 || !f.FirstSeen.IsZero() || f.EventIDs == nil {
 		t.Errorf("finding %s", mustJSON(f))
@@ -285,7 +293,7 @@ func TestDistinctKeepsFirstAppearances(t *testing.T) {
 	}
 	a := NewAggregator(0)
 	for _, ev := range decodeRecs(t, recs...) {
-		a.Add(assumeRoleRule, ev)
+		a.Add(assumeRoleRule, testView(ev))
 	}
 	var want []string
 	for i := range MaxDistinct {
@@ -332,9 +340,9 @@ func TestMergeEqualsSingle(t *testing.T) {
 	rules := []*RuleInfo{assumeRoleRule, {ID: "r2", Title: "Second rule", Level: "high"}}
 	const maxEvidence = 7
 	add := func(a *Aggregator, ev *event.Event) {
-		a.Add(rules[0], ev)
+		a.Add(rules[0], testView(ev))
 		if ev.Str(event.AWSRegion) == "eu-west-1" {
-			a.Add(rules[1], ev)
+			a.Add(rules[1], testView(ev))
 		}
 	}
 	shuffled := func() []*event.Event {
@@ -388,7 +396,7 @@ func checkAgainstBruteForce(t *testing.T, findings []*Finding, evs []*event.Even
 			if i == 1 && ev.Str(event.AWSRegion) != "eu-west-1" {
 				continue
 			}
-			k := key{r.ID, ev.Account(), ev.Str(event.AWSRegion), ev.Actor()}
+			k := key{r.ID, ev.Account(), ev.Str(event.AWSRegion), testView(ev).Actor()}
 			members[k] = append(members[k], ev)
 		}
 	}
@@ -532,11 +540,15 @@ func TestAddDoesNotAllocateForExistingFinding(t *testing.T) {
 	evs := chronological(t, 3000, start)
 	a := NewAggregator(1000)
 	for _, ev := range evs[:1000] {
-		a.Add(assumeRoleRule, ev)
+		a.Add(assumeRoleRule, testView(ev))
+	}
+	views := make([]*enrich.View, len(evs)) // built before measuring: Add is what is measured
+	for i, ev := range evs {
+		views[i] = testView(ev)
 	}
 	i := 1000
 	allocs := testing.AllocsPerRun(1000, func() {
-		a.Add(assumeRoleRule, evs[i])
+		a.Add(assumeRoleRule, views[i])
 		i++
 	})
 	if allocs != 0 {
@@ -549,12 +561,15 @@ func TestAddDoesNotAllocateForExistingFinding(t *testing.T) {
 func BenchmarkAggregatorAdd(b *testing.B) {
 	start := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
 	warm := chronological(b, DefaultMaxEvidence, start)
-	later := chronological(b, 4096, start.Add(time.Hour))
+	var later []*enrich.View // views built before timing: Add is what is measured
+	for _, ev := range chronological(b, 4096, start.Add(time.Hour)) {
+		later = append(later, testView(ev))
+	}
 
 	b.Run("one-finding", func(b *testing.B) {
 		a := NewAggregator(0)
 		for _, ev := range warm {
-			a.Add(assumeRoleRule, ev)
+			a.Add(assumeRoleRule, testView(ev))
 		}
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
@@ -573,7 +588,7 @@ func BenchmarkAggregatorAdd(b *testing.B) {
 		a := NewAggregator(maxEvidence)
 		for _, r := range rules {
 			for _, ev := range warm[:maxEvidence] {
-				a.Add(r, ev)
+				a.Add(r, testView(ev))
 			}
 		}
 		b.ReportAllocs()
@@ -581,4 +596,18 @@ func BenchmarkAggregatorAdd(b *testing.B) {
 			a.Add(rules[i%len(rules)], later[i%len(later)])
 		}
 	})
+}
+
+func TestFailedAttemptsScaleSeverity(t *testing.T) {
+	failed := decodeAll(t, `{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","accessKeyId":"AKIAEXAMPLEMALLORY1","userName":"mallory"},"eventTime":"2024-05-01T10:00:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.66","userAgent":"aws-cli/2.15.30","errorCode":"AccessDenied","errorMessage":"User: arn:aws:iam::111122223333:user/mallory is not authorized to perform: cloudtrail:StopLogging","requestParameters":{"name":"main"},"responseElements":null,"eventID":"f0000000-0000-4000-8000-000000000001","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}`)[0]
+	high := &RuleInfo{ID: "r-high", Title: "Trail stopped", Level: "high"}
+	a := NewAggregator(0)
+	a.Add(high, testView(failed))
+	f := a.Findings()[0]
+	if f.Outcome != OutcomeFailed || f.FailedCount != 1 || f.Severity != (Severity{6.0, Medium}) {
+		t.Errorf("failed attempt: outcome %q failed %d severity %+v, want failed 1 {6.0 Medium}", f.Outcome, f.FailedCount, f.Severity)
+	}
+	if f.Actor != "mallory" || f.Context == nil || f.Context.Identity.KeyType != "long-term" {
+		t.Errorf("actor %q context %+v", f.Actor, f.Context)
+	}
 }

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/trailsentry/trailsentry/internal/enrich"
 )
 
 // SchemaVersion is the version of the Finding JSON schema. The minor number
@@ -47,8 +49,15 @@ type Finding struct {
 	Severity      Severity `json:"severity"`
 	Attack        []string `json:"attack"` // ATT&CK technique ids, from the rule
 
+	// Outcome says whether the calls succeeded: "succeeded", "failed" (every
+	// matched call returned an error code) or "mixed". A failed attempt is
+	// still a finding — the attempt is the signal — at a severity scaled by
+	// AttemptFactor.
+	Outcome     string `json:"outcome"`
+	FailedCount int64  `json:"failed_count"`
+
 	// The dedup key besides the rule.
-	Actor   string `json:"actor"`   // event.Event.Actor of the matched events
+	Actor   string `json:"actor"`   // the enrichment's actor: the human behind a session where known
 	Account string `json:"account"` // event.Event.Account
 	Region  string `json:"region"`  // awsRegion
 
@@ -77,6 +86,27 @@ type Finding struct {
 	UserAgents        []string `json:"user_agents"`
 	ErrorCodes        []string `json:"error_codes"`
 	AccessKeyIDs      []string `json:"access_key_ids"`
+
+	// Context is the enrichment of the earliest matched event: who really
+	// acted, what the action can do, where the call came from.
+	Context *enrich.Summary `json:"context,omitempty"`
+}
+
+// The outcomes of a finding's calls.
+const (
+	OutcomeSucceeded = "succeeded"
+	OutcomeFailed    = "failed"
+	OutcomeMixed     = "mixed"
+)
+
+func outcome(failed, count int64) string {
+	switch {
+	case failed == 0:
+		return OutcomeSucceeded
+	case failed == count:
+		return OutcomeFailed
+	}
+	return OutcomeMixed
 }
 
 // RuleRef identifies the rule behind a finding.

@@ -135,7 +135,7 @@ func aggregate(rules []testRule, evs []*event.Event, maxEvidence int) *Aggregato
 	for _, ev := range evs {
 		for _, r := range rules {
 			if r.match(ev) {
-				a.Add(r.info, ev)
+				a.Add(r.info, testView(ev))
 			}
 		}
 	}

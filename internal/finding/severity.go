@@ -158,3 +158,13 @@ func (c *SeverityCounts) of(l Label) *int {
 
 // Total is the number of findings counted.
 func (c SeverityCounts) Total() int { return c.Critical + c.High + c.Medium + c.Low + c.Info }
+
+// AttemptFactor scales the score of a finding whose every call failed: the
+// attempt still tells of intent, but nothing changed. High 8.0 becomes Medium
+// 6.0; Critical 9.5 becomes High 7.1; Low stays Low.
+const AttemptFactor = 0.75
+
+func (s Severity) attempted() Severity {
+	score := Score(math.Round(float64(s.Score)*AttemptFactor*10) / 10)
+	return Severity{Score: score, Label: LabelFor(score)}
+}

@@ -1,6 +1,8 @@
 package finding
 
 import (
+	"github.com/trailsentry/trailsentry/internal/enrich"
+
 	"bufio"
 	"fmt"
 	"io"
@@ -131,8 +133,17 @@ func (t *table) block(f *Finding) {
 
 	// An ARN's end (role and session name) says most: cut actors in the middle.
 	t.line(t.key("actor"), span{cutMiddle(clean(orNone(f.Actor)), t.width-keyWidth), stylePlain})
+	if who := identityText(f.Context); who != "" {
+		t.detail("identity", who)
+	}
 	t.detail("account", orNone(f.Account)+" / "+orNone(f.Region))
 	t.detail("seen", seenText(f.FirstSeen, f.LastSeen))
+	switch f.Outcome {
+	case OutcomeFailed:
+		t.detail("outcome", "failed: every call returned an error (an attempt; severity scaled down)")
+	case OutcomeMixed:
+		t.detail("outcome", fmt.Sprintf("%d of %d calls failed", f.FailedCount, f.Count))
+	}
 	t.list("att&ck", f.Attack, ", ", "")
 	// The calls, and the services they went to when all of that fits.
 	services := " · " + clean(strings.Join(f.EventSources, ", "))
@@ -143,6 +154,12 @@ func (t *table) block(f *Finding) {
 	}
 	t.list("from", f.SourceIPAddresses, ", ", "")
 	t.list("agent", f.UserAgents, " | ", "")
+	if c := f.Context; c != nil && c.Client.Tooling != "" {
+		t.detail("tooling", c.Client.Tooling)
+	}
+	if c := f.Context; c != nil && c.Intel.ThreatList != "" {
+		t.detail("intel", "source address is on threat list "+c.Intel.ThreatList)
+	}
 	t.list("errors", f.ErrorCodes, ", ", "")
 	t.list("keys", f.AccessKeyIDs, ", ", "")
 	rule := orNone(f.Rule.ID)
@@ -431,4 +448,29 @@ func runeWidth(r rune) int {
 		return 2
 	}
 	return 1
+}
+
+// identityText sums up who acted: identity type, key type, MFA, console,
+// cross-account — what tells a stolen key from a person at a desk.
+func identityText(c *enrich.Summary) string {
+	if c == nil || c.Identity.Type == "" {
+		return ""
+	}
+	parts := []string{c.Identity.Type}
+	if c.Identity.KeyType != "" {
+		parts = append(parts, c.Identity.KeyType+" key")
+	}
+	if c.Identity.MFA {
+		parts = append(parts, "MFA")
+	}
+	if c.Identity.Console {
+		parts = append(parts, "console")
+	}
+	if c.Identity.CrossAccount {
+		parts = append(parts, "cross-account")
+	}
+	if c.Network.SourceKind != "" {
+		parts = append(parts, c.Network.SourceKind+" address")
+	}
+	return strings.Join(parts, ", ")
 }

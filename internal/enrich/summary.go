@@ -1,0 +1,92 @@
+package enrich
+
+// Summary is an event's whole enrichment, as a finding shows it. Its JSON
+// names follow the field table: "identity.keyType" under Prefix is
+// Summary.Identity.KeyType, JSON {"identity":{"keyType":...}}.
+type Summary struct {
+	Actor    string          `json:"actor"`
+	Identity IdentitySummary `json:"identity"`
+	Action   *ActionSummary  `json:"action,omitempty"` // nil when the record names no action
+	Network  NetworkSummary  `json:"network"`
+	Client   ClientSummary   `json:"client"`
+	Intel    IntelSummary    `json:"intel"`
+}
+
+// IdentitySummary is who made the call.
+type IdentitySummary struct {
+	Type         string `json:"type,omitempty"`
+	Role         string `json:"role,omitempty"`
+	Session      string `json:"session,omitempty"`
+	Human        string `json:"human,omitempty"`
+	KeyType      string `json:"keyType,omitempty"`
+	MFA          bool   `json:"mfa"`
+	Console      bool   `json:"console"`
+	CrossAccount bool   `json:"crossAccount"`
+}
+
+// ActionSummary is what the call is and can do.
+type ActionSummary struct {
+	Service     string   `json:"service"`
+	Name        string   `json:"name"`
+	AccessLevel string   `json:"accessLevel"`
+	Techniques  []string `json:"techniques"`
+	Risks       []string `json:"risks"`
+	Guessed     bool     `json:"guessed"`
+}
+
+// NetworkSummary is where the call came from.
+type NetworkSummary struct {
+	SourceKind string `json:"sourceKind"`
+}
+
+// ClientSummary is the client that made the call.
+type ClientSummary struct {
+	Family  string `json:"family,omitempty"`
+	Tooling string `json:"tooling,omitempty"`
+}
+
+// IntelSummary is what the intelligence lists say about the address.
+type IntelSummary struct {
+	ThreatList string `json:"threatList,omitempty"`
+	Trusted    bool   `json:"trusted"`
+}
+
+// Summary works out every part of the enrichment: for the events a finding
+// keeps, not for every event.
+func (v *View) Summary() Summary {
+	threat, _ := v.ThreatListed()
+	s := Summary{
+		Actor: v.Actor(),
+		Identity: IdentitySummary{
+			Type:         v.IdentityType(),
+			Role:         v.Role(),
+			Session:      v.Session(),
+			Human:        v.Human(),
+			KeyType:      v.KeyType(),
+			MFA:          v.MFA(),
+			Console:      v.Console(),
+			CrossAccount: v.CrossAccount(),
+		},
+		Network: NetworkSummary{SourceKind: v.SourceKind()},
+		Client:  ClientSummary{Family: v.UserAgentFamily(), Tooling: v.Tooling()},
+		Intel:   IntelSummary{ThreatList: threat, Trusted: v.Trusted()},
+	}
+	if a := v.Action(); a != nil {
+		s.Action = &ActionSummary{
+			Service:     a.Service,
+			Name:        a.Name,
+			AccessLevel: a.AccessLevel,
+			Techniques:  nonNil(a.Techniques),
+			Risks:       nonNil(a.Risks),
+			Guessed:     a.Guessed,
+		}
+	}
+	return s
+}
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
