@@ -46,6 +46,9 @@ type Rule struct {
 	// Tests are the examples the rule carries (its `tests` key).
 	Tests []RuleTest
 
+	// YAML is the rule's document, for showing it.
+	YAML string
+
 	cond node
 }
 
@@ -135,6 +138,9 @@ func ParseRules(data []byte, source string) ([]*Rule, []error) {
 			continue
 		}
 		r.Source = source
+		if b, err := yaml.Marshal(root); err == nil {
+			r.YAML = string(b)
+		}
 		rules = append(rules, r)
 	}
 	return rules, errs

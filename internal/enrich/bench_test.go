@@ -55,6 +55,11 @@ func TestViewDoesNotAllocate(t *testing.T) {
 	}
 	refs := make([]FieldRef, 0, len(fields))
 	for _, f := range fields {
+		// request.* fields parse the request's parameters: they allocate, and
+		// only rules indexed on the calls that carry such parameters read them.
+		if strings.HasPrefix(f.Path, Prefix+"request.") {
+			continue
+		}
 		r, _ := CompileField(f.Path)
 		refs = append(refs, r)
 	}

@@ -114,6 +114,8 @@ type View struct {
 	client  uaInfo
 	threat  string
 	trusted bool
+	world   worldOpen
+	policy  policy
 
 	// Across events, bounded: built strings, user-agent verdicts and guessed
 	// actions, so that a repeat costs a map lookup and no allocation.
@@ -124,7 +126,7 @@ type View struct {
 }
 
 // part is one lazily computed piece of a View.
-type part uint8
+type part uint16
 
 const (
 	partIdentity part = 1 << iota
@@ -134,6 +136,8 @@ const (
 	partSource
 	partClient
 	partIntel
+	partRequest
+	partPolicy
 )
 
 // cacheLimit bounds each of a View's caches; a full cache starts over.

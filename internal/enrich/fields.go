@@ -54,7 +54,24 @@ var fields = []Field{
 	{Prefix + "client.family", "string", "The client family of the user agent: `console`, `aws-cli`, `sdk-python`, `terraform`, `cloudformation`, ... or `other`.", func(v *View) event.Value { return str(v.UserAgentFamily()) }, nil},
 	{Prefix + "client.tooling", "string", "Offensive, audit or suspicious tooling in the user agent: `offensive:kali`, `offensive:pacu`, `audit:prowler`, `suspicious:curl`; missing when none.", func(v *View) event.Value { return str(v.Tooling()) }, nil},
 	{Prefix + "intel.threatList", "string", "The threat list (file name) holding the caller's address; missing when none does.", func(v *View) event.Value { l, _ := v.ThreatListed(); return str(l) }, nil},
+	{Prefix + "request.worldOpen", "bool", "The request allows traffic from (or to) a range of prefix length 0 — `0.0.0.0/0`, `::/0` or any other spelling, the CIDR parsed, not compared as text — in a security-group permission, an allowing network ACL entry or a DB security group ingress.", func(v *View) event.Value { open, _ := v.WorldOpen(); return boolean(open) }, nil},
+	{Prefix + "request.worldOpenPorts", "list", "The administrative and database ports such a world-open rule covers, from: 21, 22, 23, 135, 139, 445, 1433, 1521, 2375, 2376, 3306, 3389, 5432, 5601, 5900, 5985, 5986, 6379, 6443, 9200, 9300, 10250, 11211, 27017; `all` when every port is (protocol -1, or the full range).",
+		func(v *View) event.Value { _, ports := v.WorldOpen(); return listValue(ports) },
+		func(v *View) []string { _, ports := v.WorldOpen(); return ports }},
+	{Prefix + "request.policyExposure", "string", "What the resource or trust policy the request sets grants (bucket, role trust, KMS key, Lambda permission, ECR, SNS, SQS, Secrets Manager policies): `public` (Principal `*` with no Condition), `external` (another account with no Condition), `conditional` (either, under a Condition); missing when it grants neither.", func(v *View) event.Value { e, _ := v.PolicyExposure(); return str(e) }, nil},
+	{Prefix + "request.externalAccounts", "list", "The other accounts that policy grants access to, without a Condition.",
+		func(v *View) event.Value { _, a := v.PolicyExposure(); return listValue(a) },
+		func(v *View) []string { _, a := v.PolicyExposure(); return a }},
 	{Prefix + "intel.trusted", "bool", "The caller's address is on a trusted list.", func(v *View) event.Value { return boolean(v.Trusted()) }, nil},
+}
+
+// listValue is a list field's whole value: its JSON text (elements are
+// visited one by one through the field's list function).
+func listValue(l []string) event.Value {
+	if len(l) == 0 {
+		return event.Value{}
+	}
+	return event.Value{Kind: event.Array, Str: jsonList(l)}
 }
 
 func str(s string) event.Value {

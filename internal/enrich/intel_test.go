@@ -252,11 +252,16 @@ func TestWatch(t *testing.T) {
 	// touch rewrites the file and moves its modification time forward, so
 	// the change shows on file systems with coarse timestamps too.
 	step := 0
+	// touch replaces the file whole, as an editor or a deploy does: a
+	// half-written file would be a different (and racy) test.
 	touch := func(content string) {
 		step++
-		writeFile(t, dir, "threats.txt", content)
+		tmp := writeFile(t, t.TempDir(), "threats.txt", content)
 		mt := time.Now().Add(time.Duration(step) * time.Minute)
-		if err := os.Chtimes(p, mt, mt); err != nil {
+		if err := os.Chtimes(tmp, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, p); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -10,6 +10,15 @@ type Summary struct {
 	Network  NetworkSummary  `json:"network"`
 	Client   ClientSummary   `json:"client"`
 	Intel    IntelSummary    `json:"intel"`
+	Request  RequestSummary  `json:"request"`
+}
+
+// RequestSummary is what the request opens up.
+type RequestSummary struct {
+	WorldOpen        bool     `json:"worldOpen"`
+	WorldOpenPorts   []string `json:"worldOpenPorts,omitempty"`
+	PolicyExposure   string   `json:"policyExposure,omitempty"`
+	ExternalAccounts []string `json:"externalAccounts,omitempty"`
 }
 
 // IdentitySummary is who made the call.
@@ -71,6 +80,8 @@ func (v *View) Summary() Summary {
 		Client:  ClientSummary{Family: v.UserAgentFamily(), Tooling: v.Tooling()},
 		Intel:   IntelSummary{ThreatList: threat, Trusted: v.Trusted()},
 	}
+	s.Request.WorldOpen, s.Request.WorldOpenPorts = v.WorldOpen()
+	s.Request.PolicyExposure, s.Request.ExternalAccounts = v.PolicyExposure()
 	if a := v.Action(); a != nil {
 		s.Action = &ActionSummary{
 			Service:     a.Service,

@@ -1,0 +1,93 @@
+package rules
+
+import (
+	"context"
+	"flag"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/trailsentry/trailsentry/internal/detect"
+	"github.com/trailsentry/trailsentry/internal/enrich"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/rules.md")
+
+func load(t *testing.T) []*detect.Rule {
+	t.Helper()
+	rules, errs := detect.LoadFS(FS, "builtin")
+	for _, err := range errs {
+		t.Errorf("rule does not load: %v", err)
+	}
+	if len(rules) == 0 {
+		t.Fatal("the pack is empty")
+	}
+	return rules
+}
+
+// Every example of every rule passes, through the rule and through the
+// engine's index.
+func TestRuleExamples(t *testing.T) {
+	rules := load(t)
+	en, err := enrich.New(context.Background(), enrich.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := detect.RunTests(rules, en)
+	for _, r := range results {
+		if !r.Passed() {
+			t.Error(r)
+		}
+	}
+	t.Logf("%d rules, %d examples", len(rules), len(results))
+}
+
+var uuid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// Every rule carries what the person on call needs, and examples both ways.
+func TestRuleMetadata(t *testing.T) {
+	for _, r := range load(t) {
+		name := r.Source
+		if !uuid.MatchString(r.ID) {
+			t.Errorf("%s: id %q is not a random UUID", name, r.ID)
+		}
+		if len(strings.Fields(r.Description)) < 20 {
+			t.Errorf("%s: the description is too short to act on", name)
+		}
+		if len(r.Attack) == 0 {
+			t.Errorf("%s: no ATT&CK technique tag", name)
+		}
+		if len(r.FalsePositives) == 0 {
+			t.Errorf("%s: no false-positive notes", name)
+		}
+		var pos, neg int
+		for _, ex := range r.Tests {
+			if ex.Match {
+				pos++
+			} else {
+				neg++
+			}
+		}
+		if pos == 0 || neg == 0 {
+			t.Errorf("%s: %d matching and %d non-matching examples; want at least one of each", name, pos, neg)
+		}
+	}
+}
+
+func TestRulesReference(t *testing.T) {
+	const path = "../docs/rules.md"
+	want := detect.Reference(load(t))
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("%s is stale: run go test ./rules/ -update", path)
+	}
+}
