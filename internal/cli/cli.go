@@ -28,6 +28,7 @@ const usage = `trailsentry reads AWS CloudTrail and reports what attackers do.
 
 Usage:
   trailsentry scan [flags] PATH...     scan files, folders (the S3 layout) or - for stdin
+  trailsentry rules list|show|test     list the rules, show one, run their examples
   trailsentry corpus [flags]           generate a realistic CloudTrail corpus for trials and benchmarks
   trailsentry version                  print the version
 
@@ -47,6 +48,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runScan(ctx, rest, stdin, stdout, stderr)
 	case "corpus":
 		return runCorpus(ctx, rest, stdout, stderr)
+	case "rules":
+		return runRules(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "trailsentry %s\n", Version)
 		return ExitOK

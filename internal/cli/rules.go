@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/trailsentry/trailsentry/internal/detect"
+	"github.com/trailsentry/trailsentry/internal/enrich"
+	"github.com/trailsentry/trailsentry/internal/finding"
+)
+
+const rulesSynopsis = `Usage:
+  trailsentry rules list [--rules PATH]... [--no-builtin] [--format table|json]
+  trailsentry rules show [--rules PATH]... ID
+  trailsentry rules test [PATH...]
+
+list prints every loaded rule: id, level, ATT&CK techniques, title, source.
+show prints one rule (by id, or a unique prefix of it) as written.
+test runs the examples rules carry under their "tests" key — the built-in
+pack's when no PATH is given, else the rules in each file or folder — and
+exits 1 when one fails, 2 when a rule does not load.`
+
+func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, rulesSynopsis)
+		return ExitUsage
+	}
+	sub, rest := args[0], args[1:]
+	fs := newFlagSet("rules "+sub, stderr, rulesSynopsis)
+	var paths listFlag
+	var noBuiltin bool
+	format := "table"
+	if sub != "test" {
+		fs.Var(&paths, "rules", "Sigma rule file or folder to add (repeatable)")
+		fs.BoolVar(&noBuiltin, "no-builtin", false, "leave out the built-in rule pack")
+	}
+	if sub == "list" {
+		fs.StringVar(&format, "format", "table", "table or json")
+	}
+	pos, err := parseFlags(fs, rest)
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	switch sub {
+	case "list":
+		if len(pos) > 0 {
+			return usageError(stderr, fmt.Errorf("rules list takes no arguments"))
+		}
+		rs, code := loadForRules(paths, !noBuiltin, stderr)
+		if code != ExitOK {
+			return code
+		}
+		return listRules(rs, format, stdout, stderr)
+	case "show":
+		if len(pos) != 1 {
+			return usageError(stderr, fmt.Errorf("rules show takes one rule id"))
+		}
+		rs, code := loadForRules(paths, !noBuiltin, stderr)
+		if code != ExitOK {
+			return code
+		}
+		return showRule(rs, pos[0], stdout, stderr)
+	case "test":
+		builtin := len(pos) == 0
+		rs, code := loadForRules(pos, builtin, stderr)
+		if code != ExitOK {
+			return code
+		}
+		return testRules(ctx, rs, stdout, stderr)
+	}
+	return usageError(stderr, fmt.Errorf("unknown rules command %q: want list, show or test", sub))
+}
+
+// loadForRules loads rules for the rules commands: here a rule that does not
+// load is an error (exit 2), since checking rules is the point.
+func loadForRules(paths []string, builtin bool, stderr io.Writer) ([]*detect.Rule, int) {
+	rs, errs, err := loadRules(paths, builtin)
+	if err != nil {
+		return nil, usageError(stderr, err)
+	}
+	for _, e := range errs {
+		fmt.Fprintf(stderr, "rule not loaded: %v\n", e)
+	}
+	if len(errs) > 0 {
+		return rs, ExitUsage
+	}
+	return rs, ExitOK
+}
+
+func listRules(rs []*detect.Rule, format string, stdout, stderr io.Writer) int {
+	detect.SortRules(rs)
+	switch format {
+	case "json":
+		type row struct {
+			ID       string   `json:"id"`
+			Title    string   `json:"title"`
+			Level    string   `json:"level"`
+			Severity float64  `json:"severity_score"`
+			Attack   []string `json:"attack"`
+			Source   string   `json:"source"`
+			Examples int      `json:"examples"`
+		}
+		out := make([]row, 0, len(rs))
+		for _, r := range rs {
+			out = append(out, row{r.ID, r.Title, r.Level, float64(finding.SeverityFor(r.Level).Score), nonNilStrings(r.Attack), r.Source, len(r.Tests)})
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return ExitUsage
+		}
+	case "table":
+		for _, r := range rs {
+			sev := finding.SeverityFor(r.Level)
+			fmt.Fprintf(stdout, "%-36s  %-8s  %-22s  %s\n", r.ID, strings.ToUpper(string(sev.Label)), clip(strings.Join(r.Attack, ","), 22), r.Title)
+			fmt.Fprintf(stdout, "%-36s  %-8s  %-22s  %s\n", "", "", "", r.Source)
+		}
+		fmt.Fprintf(stdout, "%d rules\n", len(rs))
+	default:
+		return usageError(stderr, fmt.Errorf("--format %q: want table or json", format))
+	}
+	return ExitOK
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+func nonNilStrings(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+func showRule(rs []*detect.Rule, id string, stdout, stderr io.Writer) int {
+	var found []*detect.Rule
+	for _, r := range rs {
+		if r.ID == id {
+			found = []*detect.Rule{r}
+			break
+		}
+		if strings.HasPrefix(r.ID, id) {
+			found = append(found, r)
+		}
+	}
+	switch len(found) {
+	case 0:
+		fmt.Fprintf(stderr, "trailsentry: no rule with id %q\n", id)
+		return ExitUsage
+	case 1:
+	default:
+		fmt.Fprintf(stderr, "trailsentry: %q is the start of %d rule ids; give more of it\n", id, len(found))
+		return ExitUsage
+	}
+	r := found[0]
+	sev := finding.SeverityFor(r.Level)
+	fmt.Fprintf(stdout, "# %s\n# source: %s\n# severity: %s (%.1f)\n\n%s", r.Title, r.Source, sev.Label, float64(sev.Score), r.YAML)
+	return ExitOK
+}
+
+func testRules(ctx context.Context, rs []*detect.Rule, stdout, stderr io.Writer) int {
+	en, err := enrich.New(ctx, enrich.Options{})
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	results := detect.RunTests(rs, en)
+	failed, untested := 0, 0
+	tested := map[*detect.Rule]bool{}
+	for _, r := range results {
+		tested[r.Rule] = true
+		if !r.Passed() {
+			failed++
+			fmt.Fprintln(stdout, r.String())
+		}
+	}
+	for _, r := range rs {
+		if !tested[r] {
+			untested++
+		}
+	}
+	fmt.Fprintf(stdout, "%d rules, %d examples: %d passed, %d failed; %d rules carry no examples\n",
+		len(rs), len(results), len(results)-failed, failed, untested)
+	if failed > 0 {
+		return ExitFindings
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(stderr, "trailsentry: no examples to run (rules carry them under a tests key)")
+		return ExitUsage
+	}
+	return ExitOK
+}

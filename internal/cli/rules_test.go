@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A user's rule with its examples, in the pack's test format: one example
+// right, one wrong on purpose.
+const userRule = `title: Bucket deleted by a human
+id: 5b0c6a5e-6f0e-4e1f-9d7a-2f3e4d5c6b7a
+level: medium
+tags: [attack.impact, attack.t1485]
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventSource: s3.amazonaws.com
+    eventName: DeleteBucket
+  filter_service:
+    userIdentity.type: AWSService
+  condition: selection and not filter_service
+tests:
+  - name: a user deletes a bucket
+    match: true
+    event: {"eventVersion": "1.09", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/bob", "accountId": "111122223333", "userName": "bob"}, "eventTime": "2024-05-01T10:00:00Z", "eventSource": "s3.amazonaws.com", "eventName": "DeleteBucket", "awsRegion": "us-east-1", "requestParameters": {"bucketName": "reports"}, "eventID": "1d2c3b4a-0000-4000-8000-000000000001"}
+  - name: WRONG ON PURPOSE - says a service deletion matches
+    match: true
+    event: {"eventVersion": "1.09", "userIdentity": {"type": "AWSService", "invokedBy": "s3.amazonaws.com"}, "eventTime": "2024-05-01T10:00:00Z", "eventSource": "s3.amazonaws.com", "eventName": "DeleteBucket", "awsRegion": "us-east-1", "eventID": "1d2c3b4a-0000-4000-8000-000000000002"}
+`
+
+func TestRulesTestCommand(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bucket.yml")
+	writeFile(t, path, []byte(userRule))
+	res := run(t, "", "rules", "test", dir)
+	if res.code != ExitFindings {
+		t.Fatalf("exit %d, want 1 (an example fails)\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if !strings.Contains(res.stdout, "WRONG ON PURPOSE") || !strings.Contains(res.stdout, "must match, did not") ||
+		strings.Contains(res.stdout, "a user deletes a bucket") ||
+		!strings.Contains(res.stdout, "1 rules, 2 examples: 1 passed, 1 failed") {
+		t.Errorf("output:\n%s", res.stdout)
+	}
+	// Fixed, it passes.
+	writeFile(t, path, []byte(strings.Replace(userRule, "says a service deletion matches\n    match: true", "says a service deletion matches\n    match: false", 1)))
+	if res := run(t, "", "rules", "test", path); res.code != ExitOK {
+		t.Errorf("fixed rule: exit %d\n%s", res.code, res.stdout)
+	}
+	// A rule that does not load is exit 2, with the reason.
+	writeFile(t, path, []byte(strings.Replace(userRule, "eventName: DeleteBucket", "eventName|bogus: DeleteBucket", 1)))
+	if res := run(t, "", "rules", "test", path); res.code != ExitUsage || !strings.Contains(res.stderr, "bogus") {
+		t.Errorf("broken rule: exit %d\n%s", res.code, res.stderr)
+	}
+}
+
+func TestRulesTestBuiltinPack(t *testing.T) {
+	res := run(t, "", "rules", "test")
+	if res.code != ExitOK || !strings.Contains(res.stdout, " 0 failed") {
+		t.Errorf("built-in pack: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+}
+
+func TestRulesListAndShow(t *testing.T) {
+	res := run(t, "", "rules", "list", "--format", "json")
+	var rows []struct {
+		ID, Title, Level, Source string
+		Attack                   []string
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &rows); err != nil || res.code != ExitOK || len(rows) < 6 {
+		t.Fatalf("list: exit %d, %v\n%s", res.code, err, res.stdout)
+	}
+	var tampering bool
+	for _, r := range rows {
+		if r.ID == "7f1e43d8-7855-4a1f-a112-f09ec5cdbaf7" && r.Level == "high" && r.Source == "builtin:cloudtrail/trail_tampering.yml" && len(r.Attack) > 0 {
+			tampering = true
+		}
+	}
+	if !tampering {
+		t.Error("list lacks the trail tampering rule")
+	}
+	show := run(t, "", "rules", "show", "7f1e43d8")
+	if show.code != ExitOK || !strings.Contains(show.stdout, "severity: High (8.0)") || !strings.Contains(show.stdout, "StopLogging") {
+		t.Errorf("show: exit %d\n%s", show.code, show.stdout)
+	}
+	if res := run(t, "", "rules", "show", "00000000-nope"); res.code != ExitUsage {
+		t.Errorf("show unknown id: exit %d", res.code)
+	}
+	table := run(t, "", "rules", "list", "--no-builtin", "--rules", "../../../shared/sigma-rules")
+	if table.code != ExitOK || !strings.Contains(table.stdout, "57 rules") {
+		t.Errorf("list SigmaHQ: exit %d\n%s", table.code, table.stderr)
+	}
+}
