@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/trailsentry/trailsentry/internal/detect"
 	"github.com/trailsentry/trailsentry/internal/enrich"
+	"github.com/trailsentry/trailsentry/internal/event"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/rules.md")
@@ -90,4 +92,38 @@ func TestRulesReference(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("%s is stale: run go test ./rules/ -update", path)
 	}
+}
+
+// Noise discipline: a rule above low never fires on a discovery call alone
+// (an action whose access level is List), and never on an AWS service acting
+// on its own behalf.
+func TestNoiseDiscipline(t *testing.T) {
+	en, err := enrich.New(context.Background(), enrich.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := en.NewView()
+	for _, res := range detect.RunTests(load(t), en) {
+		r := res.Rule
+		if !res.Test.Match || res.Err != nil {
+			continue
+		}
+		ev, err := decodeExample(res.Test.Event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		view.Reset(ev)
+		if r.Level != "low" && r.Level != "informational" {
+			if a := view.Action(); a != nil && a.AccessLevel == "List" {
+				t.Errorf("%s is %s but fires on the discovery call %s (%q)", r.Source, r.Level, a.Name, res.Test.Name)
+			}
+		}
+		if view.IdentityType() == "AWSService" {
+			t.Errorf("%s fires on an AWS service acting on its own behalf (%q)", r.Source, res.Test.Name)
+		}
+	}
+}
+
+func decodeExample(b []byte) (*event.Event, error) {
+	return event.NewDecoder(bytes.NewReader(b)).Next()
 }

@@ -27,6 +27,10 @@ Content is recognised by its bytes: CloudTrail log files {"Records":[...]},
 JSON arrays, JSON Lines and EventBridge envelopes, plain or gzip. Digest and
 Insights files are skipped.`
 
+// listReloadInterval is how often threat and trusted lists are checked for
+// changes during a scan.
+const listReloadInterval = 15 * time.Second
+
 type scanOptions struct {
 	rulePaths   listFlag
 	noBuiltin   bool
@@ -113,6 +117,19 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	enricher, err := enrich.New(ctx, enrich.Options{ThreatLists: o.threatLists, TrustedLists: o.trusted})
 	if err != nil {
 		return usageError(stderr, err)
+	}
+	if len(o.threatLists)+len(o.trusted) > 0 {
+		// A scan of a stream (stdin) can run for days: edited lists apply
+		// without a restart.
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go enricher.Watch(watchCtx, listReloadInterval, func(err error) {
+			if err != nil {
+				con.warn("intel list not reloaded, the previous one stays in force", "error", err)
+			} else {
+				con.info("intel lists reloaded")
+			}
+		})
 	}
 
 	showProgress := o.progress == "always" || (o.progress == "auto" && tty)
