@@ -71,7 +71,7 @@ else
 	planted="$(grep -o 'planted=[0-9]*' "$tmp/corpus.err" | tail -n1 | cut -d= -f2 || true)"
 	say "generated in $(awk -v a="$gen_start" -v b="$gen_end" 'BEGIN { printf "%.1f", b - a }') s, ${planted:-?} planted attack events"
 fi
-logs="$corpus/AWSLogs" # not the corpus root: ground-truth.json is not CloudTrail
+logs="$corpus/AWSLogs"
 size="$(du -sh "$logs" | cut -f1)"
 nfiles="$(find "$logs" -name '*.json.gz' | wc -l)"
 

@@ -15,7 +15,7 @@ const corpusSynopsis = `Usage: trailsentry corpus --out DIR [flags]
 
 Writes a realistic CloudTrail corpus in the S3 layout (gzip log files under
 DIR/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/), with attack events
-planted among ordinary traffic and their ground truth in DIR/ground-truth.json.`
+planted among ordinary traffic and their ground truth in DIR/.ground-truth.json (hidden, so a scan of DIR leaves it out).`
 
 func runCorpus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("corpus", stderr, corpusSynopsis)

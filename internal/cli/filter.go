@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ func newEventFilter(since, until string, accounts, regions []string, now time.Ti
 	if len(regions) > 0 {
 		f.regions = map[string]bool{}
 		for _, r := range regions {
+			if !regionName.MatchString(r) {
+				return nil, fmt.Errorf("--region %q is not an AWS region name such as us-east-1 or eu-west-2", r)
+			}
 			f.regions[r] = true
 		}
 	}
@@ -72,6 +76,10 @@ func (f *eventFilter) keep(ev *event.Event) bool {
 	}
 	return true
 }
+
+// regionName is the shape of AWS region names: us-east-1, eu-central-2,
+// us-gov-west-1, cn-north-1, ap-southeast-4.
+var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
 
 // parseWhen reads a point in time: RFC 3339 ("2024-05-01T10:00:00Z"), a date
 // ("2024-05-01", midnight UTC), a date and minute ("2024-05-01T10:00"), or an

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/trailsentry/trailsentry/internal/detect"
-	"github.com/trailsentry/trailsentry/internal/enrich"
 	"github.com/trailsentry/trailsentry/internal/finding"
 )
 
@@ -166,7 +166,12 @@ func showRule(rs []*detect.Rule, id string, stdout, stderr io.Writer) int {
 }
 
 func testRules(ctx context.Context, rs []*detect.Rule, stdout, stderr io.Writer) int {
-	en, err := enrich.New(ctx, enrich.Options{})
+	dir, err := os.MkdirTemp("", "trailsentry-rules-test")
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	defer os.RemoveAll(dir)
+	en, err := detect.ExampleEnricher(ctx, dir)
 	if err != nil {
 		return usageError(stderr, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,6 +98,23 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if o.workers < 1 {
 		return usageError(stderr, fmt.Errorf("--workers must be at least 1"))
 	}
+	if o.maxEvidence < 1 {
+		return usageError(stderr, fmt.Errorf("--max-evidence must be at least 1"))
+	}
+	for flag, v := range map[string]string{"--progress": o.progress, "--color": o.color} {
+		if v != "auto" && v != "always" && v != "never" {
+			return usageError(stderr, fmt.Errorf("%s %q: want auto, always or never", flag, v))
+		}
+	}
+	stdinTwice := 0
+	for _, p := range paths {
+		if p == ingest.Stdin {
+			stdinTwice++
+		}
+	}
+	if stdinTwice > 1 {
+		return usageError(stderr, errors.New("standard input (-) can be read only once"))
+	}
 	if err := ingest.CheckPaths(paths); err != nil {
 		return usageError(stderr, err)
 	}
@@ -134,6 +152,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 
 	showProgress := o.progress == "always" || (o.progress == "auto" && tty)
 	sc := &scanner{
+		ctx:      ctx,
 		enricher: enricher,
 		engine:   detect.NewEngine(ruleSet),
 		infos:    ruleInfos(ruleSet),
@@ -167,11 +186,15 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return ExitUsage
 	}
 	printSummary(con, sum)
+	if sum.EventsDecoded > 0 && sum.EventsFiltered == sum.EventsDecoded {
+		con.warn("every event was filtered out by --since/--until/--account/--region; nothing was matched")
+	}
 
 	switch {
 	case ctx.Err() != nil:
+		con.warn("interrupted: the findings above cover only what was scanned before")
 		return ExitUsage
-	case res.unreadable > 0:
+	case res.unreadable > 0 || res.unrecognised > 0:
 		return ExitUsage
 	case finding.CountAtOrAbove(findings, threshold) > 0:
 		return ExitFindings
@@ -204,8 +227,14 @@ func loadRules(paths []string, builtin bool) ([]*detect.Rule, []error, error) {
 func ruleInfos(rs []*detect.Rule) map[*detect.Rule]*finding.RuleInfo {
 	m := make(map[*detect.Rule]*finding.RuleInfo, len(rs))
 	for _, r := range rs {
+		id := r.ID
+		if id == "" {
+			// Sigma makes id optional; findings need one that tells rules
+			// apart and stays the same from run to run.
+			id = "noid-" + finding.DedupID(r.Source, r.Title, "", "")[:16]
+		}
 		m[r] = &finding.RuleInfo{
-			ID: r.ID, Title: r.Title, Source: r.Source, Level: r.Level,
+			ID: id, Title: r.Title, Source: r.Source, Level: r.Level,
 			Description: r.Description, Attack: r.Attack, FalsePositives: r.FalsePositives,
 		}
 	}
@@ -216,6 +245,7 @@ func ruleInfos(rs []*detect.Rule) map[*detect.Rule]*finding.RuleInfo {
 // decodes, filters, matches and aggregates on its own; the aggregates merge
 // at the end, so workers never contend on the hot path.
 type scanner struct {
+	ctx      context.Context
 	enricher *enrich.Enricher
 	engine   *detect.Engine
 	infos    map[*detect.Rule]*finding.RuleInfo
@@ -387,6 +417,9 @@ func (s *scanner) decodeObject(name string, dec *event.Decoder, view *enrich.Vie
 			n++
 			if n&1023 == 0 {
 				prog.events.Add(1024)
+				if s.ctx.Err() != nil {
+					break // interrupted: keep what was found so far
+				}
 			}
 			if filtering && !s.filter.keep(ev) {
 				res.filtered++
@@ -412,7 +445,11 @@ func (s *scanner) decodeObject(name string, dec *event.Decoder, view *enrich.Vie
 			continue
 		case dec.Format() == event.FormatUnknown:
 			res.unrecognised++
-			s.con.warn("not CloudTrail JSON, skipped", "file", name, "error", err)
+			what := "not CloudTrail JSON, skipped"
+			if !strings.HasPrefix(err.Error(), "not JSON") {
+				what = "unreadable (corrupt gzip or read error), skipped"
+			}
+			s.con.warn(what, "file", name, "error", err)
 		default:
 			res.bad++
 			res.files++

@@ -138,6 +138,8 @@ func TestScanTrailFindsWhatHappened(t *testing.T) {
 		"CloudTrail logging stopped, deleted or narrowed":               {"e-stop"},
 		"Root user activity":                                            {"e-root"},
 		"Request denied by IAM (AccessDenied or UnauthorizedOperation)": {"e-denied"},
+		// The denied call was also an IAM enumeration attempt (low).
+		"IAM users, roles or permissions enumerated from the API": {"e-denied"},
 	}
 	for title, ids := range want {
 		if !slices.Equal(got[title], ids) {
@@ -264,6 +266,11 @@ func TestScanExitCodes(t *testing.T) {
 		{"no rules", []string{"scan", "--no-builtin", dir}, ExitUsage},
 		{"missing rules path", []string{"scan", "--rules", "/nonexistent/rules", dir}, ExitUsage},
 		{"unknown command", []string{"scna", dir}, ExitUsage},
+		{"stdin twice", []string{"scan", "-", "-"}, ExitUsage},
+		{"region not a region", []string{"scan", "--region", "US-EAST-1", dir}, ExitUsage},
+		{"zero evidence", []string{"scan", "--max-evidence", "0", dir}, ExitUsage},
+		{"bad progress", []string{"scan", "--progress", "maybe", dir}, ExitUsage},
+		{"not CloudTrail among the input", []string{"scan", "--format", "json", dir, notCloudTrail(t)}, ExitUsage},
 		{"help", []string{"scan", "-h"}, ExitOK},
 	}
 	for _, c := range cases {
@@ -303,8 +310,8 @@ func TestScanSigmaHQRulesAllLoad(t *testing.T) {
 func TestScanOCSF(t *testing.T) {
 	res := run(t, "", "scan", "--format", "ocsf", trailDir(t))
 	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("%d OCSF findings, want 3:\n%s", len(lines), res.stdout)
+	if len(lines) != 4 {
+		t.Fatalf("%d OCSF findings, want 4:\n%s", len(lines), res.stdout)
 	}
 	for _, l := range lines {
 		var f struct {
@@ -327,4 +334,11 @@ func TestScanTableFitsIn100Columns(t *testing.T) {
 			t.Errorf("line of %d columns: %q", n, l)
 		}
 	}
+}
+
+// notCloudTrail is a file that is neither JSON nor gzip.
+func notCloudTrail(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "notes.txt")
+	writeFile(t, p, []byte("remember to rotate the keys\n"))
+	return p
 }

@@ -45,8 +45,9 @@ type Planted struct {
 }
 
 // GroundTruthFile is the name, under Options.Dir, of the JSON array of
-// Planted records that Generate writes.
-const GroundTruthFile = "ground-truth.json"
+// Planted records that Generate writes. The leading dot keeps it out of a
+// scan of Dir: it is not CloudTrail.
+const GroundTruthFile = ".ground-truth.json"
 
 // span is how much time the corpus covers, and window how much one file
 // covers (CloudTrail delivers about every five minutes).
@@ -58,7 +59,7 @@ const (
 var defaultAccounts = []string{"482915730126", "739402185563", "205817364490"}
 
 // Generate writes the corpus and returns the planted attack events (also
-// written to Dir/ground-truth.json). progress, if not nil, is called after
+// written to Dir/.ground-truth.json). progress, if not nil, is called after
 // each file with the number of files written so far; calls never overlap.
 func Generate(ctx context.Context, opt Options, progress func(done, total int)) ([]Planted, error) {
 	if err := opt.normalize(); err != nil {

@@ -66,6 +66,10 @@ func TestParseRuleMetadata(t *testing.T) {
 		Source:         "rules/cloudtrail.yml",
 	}
 	r.cond = nil
+	if !strings.Contains(r.YAML, "id: 4db60cc0-36fb-42b7-9b58-a5b53019fb74") {
+		t.Errorf("YAML does not hold the document: %q", r.YAML)
+	}
+	r.YAML = ""
 	if !reflect.DeepEqual(*r, want) {
 		t.Errorf("got  %+v\nwant %+v", *r, want)
 	}

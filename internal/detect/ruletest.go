@@ -23,7 +23,8 @@ import (
 //	      eventName: GetTrailStatus
 //
 // The event is a YAML map (JSON flow style works as it is) holding one
-// CloudTrail record.
+// CloudTrail record. Examples run with a threat list holding
+// ExampleThreatIP and a trusted list holding ExampleTrustedIP.
 type RuleTest struct {
 	Name  string
 	Match bool

@@ -2,9 +2,12 @@ package detect
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/trailsentry/trailsentry/internal/enrich"
 	"github.com/trailsentry/trailsentry/internal/event"
@@ -38,6 +41,29 @@ func (r TestResult) String() string {
 		verdict = "FAIL: the rule matches but the engine's index skips it"
 	}
 	return fmt.Sprintf("%s (line %d) %q: %s", r.Rule.Source, r.Test.Line, r.Test.Name, verdict)
+}
+
+// The intelligence lists rule examples run with, so rules on
+// trailsentry.intel.threatList and trusted-address filters can carry
+// examples: a call from ExampleThreatIP is on a threat list named
+// "example-threats.txt", one from ExampleTrustedIP on a trusted list.
+const (
+	ExampleThreatIP  = "203.0.113.250"
+	ExampleTrustedIP = "192.0.2.250"
+)
+
+// ExampleEnricher returns the enricher rule examples run with: the built-in
+// tables, plus the example lists, written into dir.
+func ExampleEnricher(ctx context.Context, dir string) (*enrich.Enricher, error) {
+	threat := filepath.Join(dir, "example-threats.txt")
+	trusted := filepath.Join(dir, "example-trusted.txt")
+	if err := os.WriteFile(threat, []byte(ExampleThreatIP+"/32\n"), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(trusted, []byte(ExampleTrustedIP+"/32\n"), 0o644); err != nil {
+		return nil, err
+	}
+	return enrich.New(ctx, enrich.Options{ThreatLists: []string{threat}, TrustedLists: []string{trusted}})
 }
 
 // RunTests runs every example of every rule, through the rule itself and

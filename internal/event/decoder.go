@@ -455,7 +455,20 @@ func (d *Decoder) element(c byte) (*Event, error) {
 	return d.finish(ev, fail)
 }
 
+// identifying are the fields every CloudTrail record has; a record needs at
+// least one of them to be taken for one (skeletal records are fine).
+var identifying = [...]Field{EventVersion, EventTime, EventSource, EventName, EventID}
+
 func (d *Decoder) finish(ev *Event, fail func(error) error) (*Event, error) {
+	cloudTrail := false
+	for _, f := range identifying {
+		if ev.hot[f].Kind != Missing && ev.hot[f].Kind != Null {
+			cloudTrail = true
+		}
+	}
+	if !cloudTrail {
+		return nil, fail(errors.New("not a CloudTrail record: it has none of eventVersion, eventTime, eventSource, eventName, eventID"))
+	}
 	if t := ev.hot[EventTime]; t.Kind != Missing && t.Kind != Null && ev.Time.IsZero() {
 		return nil, fail(fmt.Errorf("eventTime %s is not an RFC 3339 time", t.Str))
 	}

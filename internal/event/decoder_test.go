@@ -127,7 +127,7 @@ func TestDecoderFormats(t *testing.T) {
 		{"eventbridge array", "[" + envelope(a) + "," + envelope(b) + "]", FormatArray, []string{"AuthorizeSecurityGroupIngress", "ConsoleLogin"}},
 		{"byte order mark", "\xef\xbb\xbf" + a, FormatLines, []string{"AuthorizeSecurityGroupIngress"}},
 		{"empty", "  \n", FormatEmpty, nil},
-		{"skeletal events", `{"eventName":"GetCallerIdentity"}` + "\n" + `{}` + "\n", FormatLines, []string{"GetCallerIdentity", ""}},
+		{"skeletal events", `{"eventName":"GetCallerIdentity"}` + "\n" + `{"eventTime":"2024-03-11T10:00:00Z"}` + "\n", FormatLines, []string{"GetCallerIdentity", ""}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -199,6 +199,7 @@ func TestDecoderBadRecordsKeepTheRest(t *testing.T) {
 		{"eventbridge of another kind", `{"version":"0","detail-type":"EC2 Instance State-change Notification","detail":{"state":"running"}}` + "\n" + b, []string{"ConsoleLogin"}, []int{1}, io.EOF, "holds no CloudTrail record"},
 		{"bad record in pretty-printed log file", "{\n  \"Records\": [\n    " + a + ",\n    {\n      \"eventVersion\": \"1.08\",\n      \"x\": nul\n    },\n    {\n      \"eventVersion\": \"1.08\",\n      \"eventName\": \"After\"\n    }\n  ]\n}\n", []string{"AuthorizeSecurityGroupIngress", "After"}, []int{2}, io.EOF, "in literal null"},
 		{"impossible date", `{"eventName":"A","eventTime":"2024-02-31T10:00:00Z"}` + "\n" + b, []string{"ConsoleLogin"}, []int{1}, io.EOF, "not an RFC 3339 time"},
+		{"not a CloudTrail record", `{"foo":1}` + "\n" + `{"bar":[1,2],"eventName":null}` + "\n" + b, []string{"ConsoleLogin"}, []int{1, 2}, io.EOF, "not a CloudTrail record"},
 		{"deep nesting", strings.Repeat("[", 100000), nil, []int{1}, io.EOF, "nesting deeper than"},
 	}
 	for _, c := range cases {

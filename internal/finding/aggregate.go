@@ -56,6 +56,7 @@ type group struct {
 	ips         distinct
 	agents      distinct
 	errors      distinct
+	messages    distinct
 	keys        distinct
 
 	context    enrich.Summary // of the earliest event
@@ -115,6 +116,7 @@ func (a *Aggregator) Add(r *RuleInfo, v *enrich.View) {
 	g.ips.add(stamp{t, ev.Str(event.SourceIPAddress)})
 	g.agents.add(stamp{t, ev.Str(event.UserAgent)})
 	g.errors.add(stamp{t, ev.Str(event.ErrorCode)})
+	g.messages.add(stamp{t, ev.Str(event.ErrorMessage)})
 	g.keys.add(stamp{t, ev.Str(event.IdentityAccessKeyID)})
 }
 
@@ -155,6 +157,7 @@ func (a *Aggregator) Merge(other *Aggregator) {
 		g.ips.merge(og.ips)
 		g.agents.merge(og.agents)
 		g.errors.merge(og.errors)
+		g.messages.merge(og.messages)
 		g.keys.merge(og.keys)
 	}
 	other.groups = make(map[groupKey]*group)
@@ -199,6 +202,7 @@ func (g *group) finding(maxEvidence int) *Finding {
 		SourceIPAddresses: g.ips.values(),
 		UserAgents:        g.agents.values(),
 		ErrorCodes:        g.errors.values(),
+		ErrorMessages:     g.messages.values(),
 		AccessKeyIDs:      g.keys.values(),
 	}
 	if g.hasContext {

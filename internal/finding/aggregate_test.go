@@ -135,8 +135,9 @@ func TestAggregateFixture(t *testing.T) {
 			"aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0-1016-aws exe/x86_64.ubuntu.22 prompt/off command/cloudtrail.update-trail",
 			"aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0-1016-aws exe/x86_64.ubuntu.22 prompt/off command/cloudtrail.delete-trail",
 		},
-		ErrorCodes:   []string{"TrailNotFoundException"},
-		AccessKeyIDs: []string{"ASIAEXAMPLEALICE0001"},
+		ErrorCodes:    []string{"TrailNotFoundException"},
+		ErrorMessages: []string{"Unknown trail: arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail for the user: 111122223333"},
+		AccessKeyIDs:  []string{"ASIAEXAMPLEALICE0001"},
 	}
 	// One of the three calls failed; the context is the earliest event's.
 	want.Outcome, want.FailedCount = OutcomeMixed, 1

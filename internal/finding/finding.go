@@ -85,11 +85,17 @@ type Finding struct {
 	SourceIPAddresses []string `json:"source_ip_addresses"`
 	UserAgents        []string `json:"user_agents"`
 	ErrorCodes        []string `json:"error_codes"`
+	ErrorMessages     []string `json:"error_messages"` // they name the denied action and resource
 	AccessKeyIDs      []string `json:"access_key_ids"`
 
 	// Context is the enrichment of the earliest matched event: who really
 	// acted, what the action can do, where the call came from.
 	Context *enrich.Summary `json:"context,omitempty"`
+
+	// Files names the files a finding is about, for findings that concern
+	// files rather than events (log integrity: a modified log file, a deleted
+	// digest). Absent for findings from rules over events.
+	Files []string `json:"files,omitempty"`
 }
 
 // The outcomes of a finding's calls.

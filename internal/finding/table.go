@@ -161,6 +161,10 @@ func (t *table) block(f *Finding) {
 		t.detail("intel", "source address is on threat list "+c.Intel.ThreatList)
 	}
 	t.list("errors", f.ErrorCodes, ", ", "")
+	if len(f.ErrorMessages) > 0 {
+		t.detail("message", cut(clean(f.ErrorMessages[0]), t.width-keyWidth))
+	}
+	t.list("events", f.EventIDs, ", ", "")
 	t.list("keys", f.AccessKeyIDs, ", ", "")
 	rule := orNone(f.Rule.ID)
 	if f.Rule.Source != "" {

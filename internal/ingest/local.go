@@ -36,7 +36,7 @@ func CheckPaths(paths []string) error {
 			continue
 		}
 		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("input %s: %w", p, errors.Unwrap(err))
+			return fmt.Errorf("input %s: %w", p, unwrapPath(err))
 		}
 	}
 	return nil
@@ -45,7 +45,8 @@ func CheckPaths(paths []string) error {
 // WalkLocal sends every input under paths to out, in lexical order per
 // directory, and closes out when done. Hidden files and directories (names
 // starting with ".") inside a walked directory are left out. A directory or
-// file that cannot be read is passed to onErr and the walk goes on.
+// file that cannot be read, or a folder with no files, is passed to onErr
+// and the walk goes on.
 func WalkLocal(ctx context.Context, paths []string, stdin io.Reader, out chan<- Object, onErr func(error)) {
 	defer close(out)
 	send := func(o Object) bool {
@@ -63,25 +64,49 @@ func WalkLocal(ctx context.Context, paths []string, stdin io.Reader, out chan<- 
 			}
 			continue
 		}
-		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		// A path given by name is followed whatever it is: a symbolic link,
+		// a named pipe, /dev/stdin, a process substitution.
+		info, err := os.Stat(root)
+		if err != nil {
+			onErr(fmt.Errorf("input %s: %w", root, unwrapPath(err)))
+			continue
+		}
+		if !info.IsDir() {
+			if !send(Object{Name: root, Size: info.Size()}) {
+				return
+			}
+			continue
+		}
+		found := 0
+		walkRoot := root
+		if li, err := os.Lstat(root); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+			walkRoot = root + string(filepath.Separator) // WalkDir follows a root that ends in a separator
+		}
+		err = filepath.WalkDir(walkRoot, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
-				onErr(fmt.Errorf("input %s: %w", path, errors.Unwrap(err)))
+				onErr(fmt.Errorf("input %s: %w", path, unwrapPath(err)))
 				return nil
 			}
-			if path != root && strings.HasPrefix(d.Name(), ".") {
+			if path != walkRoot && strings.HasPrefix(d.Name(), ".") {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}
 				return nil
 			}
-			if !d.Type().IsRegular() {
+			if d.IsDir() {
 				return nil
 			}
-			info, err := d.Info()
+			// Inside a folder, a link to a file is followed; links to
+			// folders are not (they can loop).
+			info, err := os.Stat(path)
 			if err != nil {
-				onErr(fmt.Errorf("input %s: %w", path, err))
+				onErr(fmt.Errorf("input %s: %w", path, unwrapPath(err)))
 				return nil
 			}
+			if !info.Mode().IsRegular() {
+				return nil
+			}
+			found++
 			if !send(Object{Name: path, Size: info.Size()}) {
 				return ctx.Err()
 			}
@@ -90,7 +115,20 @@ func WalkLocal(ctx context.Context, paths []string, stdin io.Reader, out chan<- 
 		if err != nil {
 			return
 		}
+		if found == 0 {
+			onErr(fmt.Errorf("input %s: no files in this folder", root))
+		}
 	}
+}
+
+// unwrapPath drops the operation and path a *fs.PathError repeats, since
+// callers name the path themselves.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Opener opens objects as decompressed streams. Each worker keeps its own,
@@ -112,7 +150,7 @@ func (o *Opener) Open(obj Object) (io.Reader, error) {
 	if src == nil {
 		f, err := os.Open(obj.Name)
 		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", obj.Name, errors.Unwrap(err))
+			return nil, fmt.Errorf("open %s: %w", obj.Name, unwrapPath(err))
 		}
 		o.file, src = f, f
 	}

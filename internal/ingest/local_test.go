@@ -134,3 +134,31 @@ func TestOpenMissingFile(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+func TestWalkFollowsNamedLinksAndReportsEmptyFolders(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	write(t, filepath.Join(real, "a.json"), []byte(record))
+	links := filepath.Join(dir, "links")
+	os.MkdirAll(links, 0o755)
+	os.Symlink(real, filepath.Join(links, "dirlink"))
+	os.Symlink(filepath.Join(real, "a.json"), filepath.Join(links, "filelink.json"))
+	empty := filepath.Join(dir, "empty")
+	os.MkdirAll(empty, 0o755)
+
+	// Named on the command line, both links are followed.
+	objs, errs := walk(t, []string{filepath.Join(links, "dirlink"), filepath.Join(links, "filelink.json")}, nil)
+	if len(errs) > 0 || len(objs) != 2 {
+		t.Errorf("named links: %d objects, errors %v", len(objs), errs)
+	}
+	// Inside a walked folder, the file link is followed, the folder link not.
+	objs, _ = walk(t, []string{links}, nil)
+	if len(objs) != 1 || !strings.HasSuffix(objs[0].Name, "filelink.json") {
+		t.Errorf("walked links: %+v", objs)
+	}
+	// An empty folder is reported, not silently scanned as nothing.
+	_, errs = walk(t, []string{empty}, nil)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "no files") {
+		t.Errorf("empty folder: %v", errs)
+	}
+}
