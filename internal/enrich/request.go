@@ -192,6 +192,7 @@ var (
 	pathLambdaSourceArn = event.ParsePath("requestParameters.sourceArn")
 	pathLambdaSourceAcc = event.ParsePath("requestParameters.sourceAccount")
 	pathLambdaOrgID     = event.ParsePath("requestParameters.principalOrgID")
+	pathLayerOrgID      = event.ParsePath("requestParameters.organizationId")
 )
 
 func (v *View) readPolicy() policy {
@@ -202,7 +203,8 @@ func (v *View) readPolicy() policy {
 	// Lambda AddPermission names one principal, with optional restrictions.
 	if p := v.ev.First(pathLambdaPrincipal); p.Kind == event.String && v.ev.Str(event.EventSource) == "lambda.amazonaws.com" {
 		restricted := v.ev.First(pathLambdaSourceArn).Kind == event.String ||
-			v.ev.First(pathLambdaSourceAcc).Kind == event.String || v.ev.First(pathLambdaOrgID).Kind == event.String
+			v.ev.First(pathLambdaSourceAcc).Kind == event.String || v.ev.First(pathLambdaOrgID).Kind == event.String ||
+			v.ev.First(pathLayerOrgID).Kind == event.String
 		var g grants
 		g.add(p.Str, own, restricted)
 		return g.result()
