@@ -395,6 +395,7 @@ func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *pro
 		}
 		if dec == nil {
 			dec = event.NewDecoder(r)
+			dec.Reuse() // nothing downstream keeps an event: the aggregator copies what it stores
 		} else {
 			dec.Reset(r)
 		}

@@ -1,5 +1,7 @@
 package enrich
 
+import "strings"
+
 // Summary is an event's whole enrichment, as a finding shows it. Its JSON
 // names follow the field table: "identity.keyType" under Prefix is
 // Summary.Identity.KeyType, JSON {"identity":{"keyType":...}}.
@@ -100,4 +102,41 @@ func nonNil(l []string) []string {
 		return []string{}
 	}
 	return l
+}
+
+// Clone returns a copy that shares no memory with the event it describes:
+// the View's strings may be views into the event's record.
+func (s Summary) Clone() Summary {
+	c := s
+	c.Actor = strings.Clone(s.Actor)
+	c.Identity.Type = strings.Clone(s.Identity.Type)
+	c.Identity.Role = strings.Clone(s.Identity.Role)
+	c.Identity.Session = strings.Clone(s.Identity.Session)
+	c.Identity.Human = strings.Clone(s.Identity.Human)
+	c.Identity.KeyType = strings.Clone(s.Identity.KeyType)
+	if s.Action != nil {
+		a := *s.Action
+		a.Service, a.Name, a.AccessLevel = strings.Clone(a.Service), strings.Clone(a.Name), strings.Clone(a.AccessLevel)
+		a.Techniques, a.Risks = cloneStrings(a.Techniques), cloneStrings(a.Risks)
+		c.Action = &a
+	}
+	c.Network.SourceKind = strings.Clone(s.Network.SourceKind)
+	c.Client.Family = strings.Clone(s.Client.Family)
+	c.Client.Tooling = strings.Clone(s.Client.Tooling)
+	c.Intel.ThreatList = strings.Clone(s.Intel.ThreatList)
+	c.Request.WorldOpenPorts = cloneStrings(s.Request.WorldOpenPorts)
+	c.Request.PolicyExposure = strings.Clone(s.Request.PolicyExposure)
+	c.Request.ExternalAccounts = cloneStrings(s.Request.ExternalAccounts)
+	return c
+}
+
+func cloneStrings(l []string) []string {
+	if l == nil {
+		return nil
+	}
+	out := make([]string, len(l))
+	for i, s := range l {
+		out[i] = strings.Clone(s)
+	}
+	return out
 }

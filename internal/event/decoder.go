@@ -66,6 +66,9 @@ type Decoder struct {
 
 	inRecords bool // inside a log file's "Records" array
 
+	// reuse, when set, is the one Event every Next fills (see Reuse).
+	reuse *Event
+
 	// When a top-level object that holds "Records" was read whole, the
 	// stream offset just past it: where to go after its array.
 	objEnd int64
@@ -86,13 +89,27 @@ func NewDecoder(r io.Reader) *Decoder {
 	return &Decoder{r: r, buf: make([]byte, initialBuffer), p: newRecordParser()}
 }
 
-// Reset makes the decoder read r from the start, keeping its buffer.
+// Reset makes the decoder read r from the start, keeping its buffers.
 func (d *Decoder) Reset(r io.Reader) {
-	buf, p := d.buf, d.p
+	buf, p, reuse := d.buf, d.p, d.reuse
 	if len(buf) > initialBuffer<<2 {
 		buf = make([]byte, initialBuffer) // let one huge record's buffer go
 	}
-	*d = Decoder{r: r, buf: buf, p: p}
+	if reuse != nil && cap(reuse.Raw) > initialBuffer<<2 {
+		reuse = &Event{}
+	}
+	*d = Decoder{r: r, buf: buf, p: p, reuse: reuse}
+}
+
+// Reuse makes Next fill one Event over and over instead of allocating one
+// per record: the Event (and every string read from it) is valid only until
+// the next call to Next. For consumers that copy what they keep — the scan
+// pipeline does — it saves the allocation and garbage collection of every
+// event.
+func (d *Decoder) Reuse() {
+	if d.reuse == nil {
+		d.reuse = &Event{}
+	}
 }
 
 // Format tells what the stream holds, as far as it has been read.
@@ -443,10 +460,10 @@ func (d *Decoder) element(c byte) (*Event, error) {
 		if err := p.reparse(b, int(p.detail.start)); err != nil {
 			return nil, fail(err)
 		}
-		return d.finish(p.event(b, int(p.detail.start), int(p.detail.end)), fail)
+		return d.finish(p.event(b, int(p.detail.start), int(p.detail.end), d.reuse), fail)
 	}
 	d.pos += end
-	ev := p.event(b, 0, end)
+	ev := p.event(b, 0, end, d.reuse)
 	if d.index == 1 && d.format == FormatLogFile && ev.Str(EventType) == "AwsCloudTrailInsight" {
 		d.format = FormatInsights
 		d.state = stDone

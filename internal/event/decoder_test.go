@@ -2,6 +2,7 @@ package event
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -328,5 +329,34 @@ func TestDecoderDuplicateKeysFirstWins(t *testing.T) {
 	}
 	if ev.Str(EventName) != "First" || ev.First(ParsePath("eventName")).Str != "First" || ev.First(ParsePath("requestParameters.a")).Str != "1" {
 		t.Errorf("duplicate keys: eventName %q, requestParameters.a %q", ev.Str(EventName), ev.First(ParsePath("requestParameters.a")).Str)
+	}
+}
+
+func TestDecoderReuseGivesTheSameEvents(t *testing.T) {
+	a := fixture(t, "assumed_role_sg_ingress.json")
+	b := fixture(t, "iam_user_console_login.json")
+	in := `{"Records":[` + a + `,` + b + `,` + a + `]}` + "\n" + `{"detail-type":"AWS API Call via CloudTrail","detail":` + b + `}`
+	fresh := NewDecoder(strings.NewReader(in))
+	reused := NewDecoder(iotest.HalfReader(strings.NewReader(in)))
+	reused.Reuse()
+	var prev *Event
+	p := ParsePath("requestParameters.ipPermissions.items.ipRanges.items.cidrIp")
+	for i := 0; ; i++ {
+		want, err1 := fresh.Next()
+		got, err2 := reused.Next()
+		if err1 != err2 {
+			t.Fatalf("record %d: errors %v / %v", i, err1, err2)
+		}
+		if err1 != nil {
+			break
+		}
+		if prev != nil && got != prev {
+			t.Error("Reuse returned a new Event")
+		}
+		prev = got
+		if string(got.Raw) != string(want.Raw) || got.Time != want.Time || got.hot != want.hot ||
+			fmt.Sprint(lookupAll(got, p.Text)) != fmt.Sprint(lookupAll(want, p.Text)) {
+			t.Errorf("record %d differs when reused", i)
+		}
 	}
 }

@@ -239,9 +239,19 @@ func (p *recordParser) reparse(b []byte, start int) error {
 // event builds the Event for the record spanning b[start:end] from the spans
 // the last parse noted. Raw is a copy, and every string of the event is a view
 // into it.
-func (p *recordParser) event(b []byte, start, end int) *Event {
-	raw := bytes.Clone(b[start:end])
-	ev := &Event{Raw: raw, members: make([]member, len(p.members)), escapedKeys: p.escapedKeys}
+//
+// When reuse is not nil, it is filled instead of a new Event, its Raw and
+// members buffers reused: the previous event it held is gone.
+func (p *recordParser) event(b []byte, start, end int, reuse *Event) *Event {
+	var ev *Event
+	if reuse != nil {
+		raw, members := append(reuse.Raw[:0], b[start:end]...), reuse.members[:0]
+		*reuse = Event{Raw: raw, members: append(members, make([]member, len(p.members))...), escapedKeys: p.escapedKeys}
+		ev = reuse
+	} else {
+		ev = &Event{Raw: bytes.Clone(b[start:end]), members: make([]member, len(p.members)), escapedKeys: p.escapedKeys}
+	}
+	raw := ev.Raw
 	for k, m := range p.members {
 		off := int32(start)
 		ev.members[k] = member{keyStart: m.keyStart - off, keyEnd: m.keyEnd - off, start: m.start - off, end: m.end - off}

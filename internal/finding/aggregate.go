@@ -101,7 +101,7 @@ func (a *Aggregator) Add(r *RuleInfo, v *enrich.View) {
 		g.failed++
 	}
 	if s := (stamp{t, ev.Str(event.EventID)}); !g.hasContext || s.before(g.contextAt) {
-		g.context, g.contextAt, g.hasContext = v.Summary(), stamp{t, strings.Clone(s.s)}, true
+		g.context, g.contextAt, g.hasContext = v.Summary().Clone(), stamp{t, strings.Clone(s.s)}, true
 	}
 	if !ev.Time.IsZero() {
 		g.first = min(g.first, t)
