@@ -32,8 +32,9 @@ type worldOpen struct {
 // WorldOpen reports whether the request allows traffic from (or to) a range
 // of prefix length 0 — 0.0.0.0/0, ::/0, or any other spelling — and which
 // administrative ports that covers. It reads security-group permissions
-// (requestParameters.ipPermissions), network ACL entries (cidrBlock,
-// ipv6CidrBlock with portRange) and DB security group ingress (cIDRIP).
+// (requestParameters.ipPermissions), rewritten security-group rules
+// (ModifySecurityGroupRules), network ACL entries (cidrBlock, ipv6CidrBlock
+// with portRange) and DB security group ingress (cIDRIP).
 func (v *View) WorldOpen() (open bool, adminPorts []string) {
 	if v.once(partRequest) {
 		v.world = v.readWorldOpen()
@@ -49,6 +50,7 @@ var (
 	pathNACLProto   = event.ParsePath("requestParameters.protocol")
 	pathNACLAction  = event.ParsePath("requestParameters.ruleAction")
 	pathDBCidr      = event.ParsePath("requestParameters.cIDRIP")
+	pathModifyRules = event.ParsePath("requestParameters.ModifySecurityGroupRulesRequest.SecurityGroupRule.SecurityGroupRule")
 )
 
 func (v *View) readWorldOpen() worldOpen {
@@ -92,6 +94,24 @@ func (v *View) readWorldOpen() worldOpen {
 			if worldRange(r.CidrIP) || worldRange(r.CidrIPv6) {
 				open(p.Proto, from, to)
 			}
+		}
+		return false
+	})
+	// ModifySecurityGroupRules rewrites existing rules, one or several.
+	v.ev.Lookup(pathModifyRules, func(rule event.Value) bool {
+		if rule.Kind != event.Object {
+			return false
+		}
+		var r struct {
+			Proto string      `json:"IpProtocol"`
+			From  json.Number `json:"FromPort"`
+			To    json.Number `json:"ToPort"`
+			V4    string      `json:"CidrIpv4"`
+			V6    string      `json:"CidrIpv6"`
+		}
+		if json.Unmarshal([]byte(rule.Str), &r) == nil && (worldRange(r.V4) || worldRange(r.V6)) {
+			from, to := portOf(r.From, -1), portOf(r.To, -1)
+			open(r.Proto, from, max(to, from))
 		}
 		return false
 	})
