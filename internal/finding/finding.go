@@ -23,7 +23,7 @@ import (
 // SchemaVersion is the version of the Finding JSON schema. The minor number
 // grows when fields are added, the major number when a field changes meaning
 // or goes away.
-const SchemaVersion = "1.0"
+const SchemaVersion = "2.0"
 
 // RuleInfo is what a finding needs to know about the rule that produced it.
 // The CLI fills one per loaded rule (from detect.Rule) and passes the same
