@@ -29,6 +29,7 @@ const usage = `trailsentry reads AWS CloudTrail and reports what attackers do.
 Usage:
   trailsentry scan [flags] PATH...     scan files, folders (the S3 layout) or - for stdin
   trailsentry rules list|show|test     list the rules, show one, run their examples
+  trailsentry verify [flags] PATH      prove a trail's log files were not altered, deleted or cut off
   trailsentry corpus [flags]           generate a realistic CloudTrail corpus for trials and benchmarks
   trailsentry version                  print the version
 
@@ -50,6 +51,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runCorpus(ctx, rest, stdout, stderr)
 	case "rules":
 		return runRules(ctx, rest, stdout, stderr)
+	case "verify":
+		return runVerify(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "trailsentry %s\n", Version)
 		return ExitOK

@@ -165,6 +165,7 @@ func (t *table) block(f *Finding) {
 		t.detail("message", cut(clean(f.ErrorMessages[0]), t.width-keyWidth))
 	}
 	t.list("events", f.EventIDs, ", ", "")
+	t.list("files", f.Files, ", ", "")
 	t.list("keys", f.AccessKeyIDs, ", ", "")
 	rule := orNone(f.Rule.ID)
 	if f.Rule.Source != "" {
