@@ -85,13 +85,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return usageError(stderr, err)
 	}
-	if o.format == "" {
-		o.format = "json"
-		if isTerminal(stdout) {
-			o.format = "table"
-		}
-	}
-	write, err := finding.Writer(o.format)
+	write, err := findingWriter(o.format, stdout)
 	if err != nil {
 		return usageError(stderr, err)
 	}
@@ -200,6 +194,18 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return ExitFindings
 	}
 	return ExitOK
+}
+
+// findingWriter returns the writer of the format asked for: by default the
+// table on a terminal, one JSON document otherwise.
+func findingWriter(format string, stdout io.Writer) (finding.WriteFunc, error) {
+	if format == "" {
+		format = "json"
+		if isTerminal(stdout) {
+			format = "table"
+		}
+	}
+	return finding.Writer(format)
 }
 
 // loadRules gathers the built-in pack and every --rules path. A path that

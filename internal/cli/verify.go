@@ -74,13 +74,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return usageError(stderr, fmt.Errorf("--fail-on: %w", err))
 	}
-	if o.format == "" {
-		o.format = "json"
-		if isTerminal(stdout) {
-			o.format = "table"
-		}
-	}
-	write, err := finding.Writer(o.format)
+	write, err := findingWriter(o.format, stdout)
 	if err != nil {
 		return usageError(stderr, err)
 	}
