@@ -1,0 +1,438 @@
+package detect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MemoryState is a State held in memory: the reference implementation the
+// tests use, and the state of a scan that keeps nothing between invocations.
+// It is safe for concurrent use; Updates are serialized by a mutex, and a
+// failed Update is rolled back from an undo log.
+type MemoryState struct {
+	mu          sync.RWMutex
+	occurrences map[streamGroup][]Occurrence // each sorted by CompareOccurrences
+	occKeys     map[OccurrenceKey]struct{}
+	baselines   map[BaselineKey]Baseline
+	scopes      map[kindScope]map[string]struct{} // values per kind and scope
+	findings    map[string]FindingRecord
+	checkpoints map[string]Checkpoint
+}
+
+type streamGroup struct{ stream, group string }
+
+type kindScope struct{ kind, scope string }
+
+// NewMemoryState returns an empty in-memory state.
+func NewMemoryState() *MemoryState {
+	return &MemoryState{
+		occurrences: map[streamGroup][]Occurrence{},
+		occKeys:     map[OccurrenceKey]struct{}{},
+		baselines:   map[BaselineKey]Baseline{},
+		scopes:      map[kindScope]map[string]struct{}{},
+		findings:    map[string]FindingRecord{},
+		checkpoints: map[string]Checkpoint{},
+	}
+}
+
+// errTxDone is returned by a transaction used after its function returned.
+var errTxDone = errors.New("state transaction used after it ended")
+
+// Update runs fn in a transaction; see State.
+func (m *MemoryState) Update(ctx context.Context, fn func(Tx) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tx := &memTx{m: m, write: true}
+	defer func() {
+		tx.done = true
+		if p := recover(); p != nil {
+			tx.rollback()
+			panic(p)
+		}
+		if err == nil {
+			err = ctx.Err() // a context ended while fn ran aborts, as a database does
+		}
+		if err != nil {
+			tx.rollback()
+		}
+	}()
+	return fn(tx)
+}
+
+// View runs fn over the state, read-only; see State.
+func (m *MemoryState) View(ctx context.Context, fn func(Reader) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	tx := &memTx{m: m}
+	defer func() { tx.done = true }()
+	return fn(tx)
+}
+
+type memTx struct {
+	m     *MemoryState
+	write bool
+	done  bool
+	undo  []func()
+}
+
+func (tx *memTx) rollback() {
+	for i := len(tx.undo) - 1; i >= 0; i-- {
+		tx.undo[i]()
+	}
+	tx.undo = nil
+}
+
+func (tx *memTx) check(ctx context.Context) error {
+	if tx.done {
+		return errTxDone
+	}
+	return ctx.Err()
+}
+
+func (tx *memTx) Occurrences(ctx context.Context, ranges []OccurrenceRange) ([]Occurrence, error) {
+	if err := tx.check(ctx); err != nil {
+		return nil, err
+	}
+	var out []Occurrence
+	for _, r := range ranges {
+		r = r.Canonical()
+		list := tx.m.occurrences[streamGroup{r.Stream, r.Group}]
+		i, _ := slices.BinarySearchFunc(list, r.From, func(o Occurrence, t time.Time) int { return o.Time.Compare(t) })
+		for ; i < len(list) && (r.To.IsZero() || list[i].Time.Before(r.To)); i++ {
+			out = append(out, list[i])
+		}
+	}
+	slices.SortFunc(out, CompareOccurrences)
+	return slices.Compact(out), nil
+}
+
+func (tx *memTx) Baselines(ctx context.Context, keys []BaselineKey) ([]Baseline, error) {
+	if err := tx.check(ctx); err != nil {
+		return nil, err
+	}
+	seen := map[BaselineKey]bool{}
+	var out []Baseline
+	add := func(k BaselineKey) {
+		if b, ok := tx.m.baselines[k]; ok && !seen[k] {
+			seen[k] = true
+			out = append(out, b)
+		}
+	}
+	for _, k := range keys {
+		k = k.Canonical()
+		if k.Value != "" {
+			add(k)
+			continue
+		}
+		for v := range tx.m.scopes[kindScope{k.Kind, k.Scope}] {
+			add(BaselineKey{k.Kind, k.Scope, v})
+		}
+	}
+	slices.SortFunc(out, CompareBaselines)
+	return out, nil
+}
+
+func (tx *memTx) Findings(ctx context.Context, ids []string) ([]FindingRecord, error) {
+	if err := tx.check(ctx); err != nil {
+		return nil, err
+	}
+	var out []FindingRecord
+	seen := map[string]bool{}
+	for _, id := range ids {
+		id = CanonicalKey(id)
+		if r, ok := tx.m.findings[id]; ok && !seen[id] {
+			seen[id] = true
+			out = append(out, cloneRecord(r))
+		}
+	}
+	slices.SortFunc(out, func(a, b FindingRecord) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (tx *memTx) ListFindings(ctx context.Context, after string, limit int) ([]FindingRecord, error) {
+	if err := tx.check(ctx); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	var ids []string
+	for id := range tx.m.findings {
+		if id > after {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	ids = ids[:min(limit, len(ids))]
+	out := make([]FindingRecord, len(ids))
+	for i, id := range ids {
+		out[i] = cloneRecord(tx.m.findings[id])
+	}
+	return out, nil
+}
+
+func (tx *memTx) Checkpoints(ctx context.Context, keys []string) ([]Checkpoint, error) {
+	if err := tx.check(ctx); err != nil {
+		return nil, err
+	}
+	var out []Checkpoint
+	seen := map[string]bool{}
+	for _, k := range keys {
+		k = CanonicalKey(k)
+		if c, ok := tx.m.checkpoints[k]; ok && !seen[k] {
+			seen[k] = true
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Checkpoint) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+func (tx *memTx) checkWrite(ctx context.Context) error {
+	if err := tx.check(ctx); err != nil {
+		return err
+	}
+	if !tx.write {
+		return errors.New("state: write in a read-only transaction")
+	}
+	return nil
+}
+
+func (tx *memTx) AddOccurrences(ctx context.Context, occ []Occurrence) ([]bool, error) {
+	if err := tx.checkWrite(ctx); err != nil {
+		return nil, err
+	}
+	m := tx.m
+	fresh := make([]bool, len(occ))
+	for i, o := range occ {
+		o = o.Canonical()
+		k := o.Key()
+		if _, ok := m.occKeys[k]; ok {
+			continue
+		}
+		fresh[i] = true
+		m.occKeys[k] = struct{}{}
+		sg := streamGroup{o.Stream, o.Group}
+		list := m.occurrences[sg]
+		j, _ := slices.BinarySearchFunc(list, o, CompareOccurrences)
+		m.occurrences[sg] = slices.Insert(list, j, o)
+		tx.undo = append(tx.undo, func() { m.removeOccurrence(o) })
+	}
+	return fresh, nil
+}
+
+func (m *MemoryState) removeOccurrence(o Occurrence) {
+	delete(m.occKeys, o.Key())
+	sg := streamGroup{o.Stream, o.Group}
+	list := m.occurrences[sg]
+	if j, ok := slices.BinarySearchFunc(list, o, CompareOccurrences); ok {
+		list = slices.Delete(list, j, j+1)
+	}
+	if len(list) == 0 {
+		delete(m.occurrences, sg)
+	} else {
+		m.occurrences[sg] = list
+	}
+}
+
+func (tx *memTx) Observe(ctx context.Context, obs []Observation) ([]Baseline, error) {
+	if err := tx.checkWrite(ctx); err != nil {
+		return nil, err
+	}
+	canon := make([]Observation, len(obs))
+	for i, o := range obs {
+		o = o.Canonical()
+		if o.Kind == "" || o.Scope == "" || o.Value == "" {
+			return nil, fmt.Errorf("observe: kind, scope and value must be set (%q, %q, %q)", o.Kind, o.Scope, o.Value)
+		}
+		canon[i] = o
+	}
+	m := tx.m
+	for _, o := range canon {
+		k := o.Key()
+		old, had := m.baselines[k]
+		m.baselines[k] = MergeObservation(old, o)
+		ks := kindScope{k.Kind, k.Scope}
+		if !had {
+			if m.scopes[ks] == nil {
+				m.scopes[ks] = map[string]struct{}{}
+			}
+			m.scopes[ks][k.Value] = struct{}{}
+		}
+		tx.undo = append(tx.undo, func() {
+			if had {
+				m.baselines[k] = old
+				return
+			}
+			m.removeBaseline(k)
+		})
+	}
+	out := make([]Baseline, len(canon))
+	for i, o := range canon {
+		out[i] = m.baselines[o.Key()]
+	}
+	return out, nil
+}
+
+func (m *MemoryState) removeBaseline(k BaselineKey) {
+	delete(m.baselines, k)
+	ks := kindScope{k.Kind, k.Scope}
+	delete(m.scopes[ks], k.Value)
+	if len(m.scopes[ks]) == 0 {
+		delete(m.scopes, ks)
+	}
+}
+
+func (tx *memTx) UpsertFindings(ctx context.Context, recs []FindingRecord) ([]FindingRecord, error) {
+	if err := tx.checkWrite(ctx); err != nil {
+		return nil, err
+	}
+	canon := make([]FindingRecord, len(recs))
+	for i, r := range recs {
+		r = r.Canonical()
+		if r.ID == "" {
+			return nil, errors.New("upsert findings: a record has no id")
+		}
+		canon[i] = r
+	}
+	m := tx.m
+	for _, r := range canon {
+		old, had := m.findings[r.ID]
+		if had {
+			r = MergeFindingRecords(old, r)
+		}
+		m.findings[r.ID] = r
+		tx.undo = append(tx.undo, func() {
+			if had {
+				m.findings[r.ID] = old
+			} else {
+				delete(m.findings, r.ID)
+			}
+		})
+	}
+	out := make([]FindingRecord, len(canon))
+	for i, r := range canon {
+		out[i] = cloneRecord(m.findings[r.ID])
+	}
+	return out, nil
+}
+
+func (tx *memTx) SetCheckpoints(ctx context.Context, cps []Checkpoint) error {
+	if err := tx.checkWrite(ctx); err != nil {
+		return err
+	}
+	m := tx.m
+	for _, c := range cps {
+		c = c.Canonical()
+		old, had := m.checkpoints[c.Key]
+		m.checkpoints[c.Key] = c
+		tx.undo = append(tx.undo, func() {
+			if had {
+				m.checkpoints[c.Key] = old
+			} else {
+				delete(m.checkpoints, c.Key)
+			}
+		})
+	}
+	return nil
+}
+
+func (tx *memTx) Evict(ctx context.Context, r Retention) (Evicted, error) {
+	if err := tx.checkWrite(ctx); err != nil {
+		return Evicted{}, err
+	}
+	r = r.Canonical()
+	m := tx.m
+	var n Evicted
+	if !r.Occurrences.IsZero() {
+		for sg, list := range m.occurrences {
+			cut, _ := slices.BinarySearchFunc(list, r.Occurrences, func(o Occurrence, t time.Time) int { return o.Time.Compare(t) })
+			for _, o := range list[:cut] {
+				delete(m.occKeys, o.Key())
+			}
+			gone := slices.Clone(list[:cut])
+			if cut == len(list) {
+				delete(m.occurrences, sg)
+			} else {
+				m.occurrences[sg] = slices.Clone(list[cut:])
+			}
+			n.Occurrences += int64(cut)
+			if cut > 0 {
+				tx.undo = append(tx.undo, func() {
+					for _, o := range gone {
+						m.occKeys[o.Key()] = struct{}{}
+					}
+					m.occurrences[sg] = slices.SortedFunc(slices.Values(append(gone, m.occurrences[sg]...)), CompareOccurrences)
+				})
+			}
+		}
+	}
+	if !r.Observations.IsZero() {
+		for k, b := range m.baselines {
+			if b.Last.Time.Before(r.Observations) {
+				m.removeBaseline(k)
+				n.Observations++
+				tx.undo = append(tx.undo, func() {
+					m.baselines[k] = b
+					ks := kindScope{k.Kind, k.Scope}
+					if m.scopes[ks] == nil {
+						m.scopes[ks] = map[string]struct{}{}
+					}
+					m.scopes[ks][k.Value] = struct{}{}
+				})
+			}
+		}
+	}
+	if !r.Findings.IsZero() {
+		for id, f := range m.findings {
+			if !f.LastSeen.IsZero() && f.LastSeen.Before(r.Findings) {
+				delete(m.findings, id)
+				n.Findings++
+				tx.undo = append(tx.undo, func() { m.findings[id] = f })
+			}
+		}
+	}
+	if !r.Checkpoints.IsZero() {
+		for k, c := range m.checkpoints {
+			if !c.Time.IsZero() && c.Time.Before(r.Checkpoints) {
+				delete(m.checkpoints, k)
+				n.Checkpoints++
+				tx.undo = append(tx.undo, func() { m.checkpoints[k] = c })
+			}
+		}
+	}
+	return n, nil
+}
+
+// cloneRecord copies a record's slices and maps, so a caller that changes
+// what it got back cannot change the state.
+func cloneRecord(r FindingRecord) FindingRecord {
+	r.Body = slices.Clone(r.Body)
+	r.Evidence = slices.Clone(r.Evidence)
+	if r.Counters != nil {
+		c := make(map[string]int64, len(r.Counters))
+		for k, v := range r.Counters {
+			c[k] = v
+		}
+		r.Counters = c
+	}
+	if r.Values != nil {
+		v := make(map[string][]Stamp, len(r.Values))
+		for k, s := range r.Values {
+			v[k] = slices.Clone(s)
+		}
+		r.Values = v
+	}
+	return r
+}
