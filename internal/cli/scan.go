@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/trailsentry/trailsentry/internal/event"
 	"github.com/trailsentry/trailsentry/internal/finding"
 	"github.com/trailsentry/trailsentry/internal/ingest"
+	"github.com/trailsentry/trailsentry/internal/store"
 	"github.com/trailsentry/trailsentry/rules"
 )
 
@@ -48,6 +50,7 @@ type scanOptions struct {
 	cpuProfile  string
 	threatLists listFlag
 	trusted     listFlag
+	state       string
 }
 
 func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -67,6 +70,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.StringVar(&o.color, "color", "auto", "colour in the table: auto, always, never")
 	fs.Var(&o.threatLists, "threat-list", "file of threat IPs/CIDRs (text or CSV): a call from one is a finding (repeatable)")
 	fs.Var(&o.trusted, "trusted-list", "file of trusted IPs/CIDRs: network-based rules leave calls from them alone (repeatable)")
+	fs.StringVar(&o.state, "state", "", "merge findings into this state and skip files it already holds: a SQLite file, \"default\" (the user's state directory) or a postgres:// URL")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to this file (for performance work)")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
@@ -144,9 +148,22 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		})
 	}
 
+	var st store.Store
+	if o.state != "" {
+		dsn := o.state
+		if dsn == "default" {
+			dsn = ""
+		}
+		if st, err = store.Open(ctx, dsn); err != nil {
+			return usageError(stderr, fmt.Errorf("--state: %w", err))
+		}
+		defer st.Close()
+	}
+
 	showProgress := o.progress == "always" || (o.progress == "auto" && tty)
 	sc := &scanner{
 		ctx:      ctx,
+		state:    st,
 		enricher: enricher,
 		engine:   detect.NewEngine(ruleSet),
 		infos:    ruleInfos(ruleSet),
@@ -171,6 +188,12 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	elapsed := time.Since(start)
 
 	findings := res.agg.Findings()
+	if st != nil && ctx.Err() == nil {
+		if findings, err = persist(ctx, st, res); err != nil {
+			fmt.Fprintf(stderr, "trailsentry: --state %s: %v\n", st.Location(), err)
+			return ExitUsage
+		}
+	}
 	sum := res.summary(len(ruleSet), len(loadErrs))
 	sum.Finish(findings, elapsed)
 	color := o.color == "always" || (o.color == "auto" && isTerminal(stdout) && os.Getenv("NO_COLOR") == "")
@@ -252,6 +275,7 @@ func ruleInfos(rs []*detect.Rule) map[*detect.Rule]*finding.RuleInfo {
 // at the end, so workers never contend on the hot path.
 type scanner struct {
 	ctx      context.Context
+	state    store.Store // nil without --state
 	enricher *enrich.Enricher
 	engine   *detect.Engine
 	infos    map[*detect.Rule]*finding.RuleInfo
@@ -271,6 +295,7 @@ type counts struct {
 	events       int64
 	filtered     int64
 	bad          int64
+	inState      int // files the state says were scanned already
 }
 
 func (c *counts) add(o counts) {
@@ -282,16 +307,18 @@ func (c *counts) add(o counts) {
 	c.events += o.events
 	c.filtered += o.filtered
 	c.bad += o.bad
+	c.inState += o.inState
 }
 
 type scanResult struct {
 	counts
-	agg *finding.Aggregator
+	agg  *finding.Aggregator
+	done []detect.Checkpoint // files read to the end, for the state
 }
 
 func (r *scanResult) summary(rules, ruleErrs int) *finding.Summary {
 	skipped := map[string]int{}
-	for kind, n := range map[string]int{"digest": r.digest, "insights": r.insights, "not_cloudtrail": r.unrecognised, "unreadable": r.unreadable} {
+	for kind, n := range map[string]int{"digest": r.digest, "insights": r.insights, "not_cloudtrail": r.unrecognised, "unreadable": r.unreadable, "already_in_state": r.inState} {
 		if n > 0 {
 			skipped[kind] = n
 		}
@@ -378,6 +405,7 @@ func (s *scanner) run(ctx context.Context, paths []string, stdin io.Reader, show
 	for _, r := range results {
 		out.add(r.counts)
 		out.agg.Merge(r.agg)
+		out.done = append(out.done, r.done...)
 	}
 	return out
 }
@@ -392,6 +420,13 @@ func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *pro
 		if ctx.Err() != nil {
 			continue // drain, so the walker can finish
 		}
+		cp, scanned := s.checkpoint(obj)
+		if scanned {
+			res.inState++
+			prog.filesDone.Add(1)
+			prog.bytesDone.Add(obj.Size)
+			continue
+		}
 		r, err := opener.Open(obj)
 		if err != nil {
 			s.con.warn(err.Error())
@@ -405,7 +440,9 @@ func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *pro
 		} else {
 			dec.Reset(r)
 		}
-		s.decodeObject(obj.Name, dec, view, &res, prog)
+		if s.decodeObject(obj.Name, dec, view, &res, prog) && cp != nil {
+			res.done = append(res.done, *cp)
+		}
 		opener.Close()
 		prog.filesDone.Add(1)
 		prog.bytesDone.Add(obj.Size)
@@ -413,8 +450,66 @@ func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *pro
 	return res
 }
 
-// decodeObject runs every event of one stream through filter and engine.
-func (s *scanner) decodeObject(name string, dec *event.Decoder, view *enrich.View, res *scanResult, prog *progress) {
+// checkpoint is the mark a file leaves in the state once scanned, and
+// whether the state holds it already (same path, size and modification
+// time). Streams leave none.
+func (s *scanner) checkpoint(obj ingest.Object) (*detect.Checkpoint, bool) {
+	if s.state == nil || obj.Stream() {
+		return nil, false
+	}
+	path, err := filepath.Abs(obj.Name)
+	if err != nil {
+		return nil, false
+	}
+	cp := &detect.Checkpoint{
+		Key:   "scan:file:" + path,
+		Value: fmt.Sprintf("%d:%d", obj.Size, obj.ModTime.UnixNano()),
+	}
+	var seen bool
+	err = s.state.View(s.ctx, func(r detect.Reader) error {
+		got, err := r.Checkpoints(s.ctx, []string{cp.Key})
+		seen = err == nil && len(got) == 1 && got[0].Value == cp.Value
+		return err
+	})
+	if err != nil {
+		s.con.warn("state not read, the file is scanned", "file", obj.Name, "error", err)
+	}
+	return cp, seen
+}
+
+// persist merges the run's findings into the state, with the marks of the
+// files read, in one transaction, and returns the merged findings: the
+// state's view of every finding this run touched.
+func persist(ctx context.Context, st store.Store, res scanResult) ([]*finding.Finding, error) {
+	recs, err := res.agg.Records()
+	if err != nil {
+		return nil, err
+	}
+	var merged []detect.FindingRecord
+	err = st.Update(ctx, func(tx detect.Tx) error {
+		if merged, err = tx.UpsertFindings(ctx, recs); err != nil {
+			return err
+		}
+		return tx.SetCheckpoints(ctx, res.done)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*finding.Finding, 0, len(merged))
+	for _, rec := range merged {
+		f, err := finding.FromRecord(rec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	finding.Sort(out)
+	return out, nil
+}
+
+// decodeObject runs every event of one stream through filter and engine. It
+// reports whether the stream was read to its end.
+func (s *scanner) decodeObject(name string, dec *event.Decoder, view *enrich.View, res *scanResult, prog *progress) (complete bool) {
 	var n int64
 	add := func(r *detect.Rule) { res.agg.Add(s.infos[r], view) }
 	filtering := s.filter.active()
@@ -440,7 +535,9 @@ func (s *scanner) decodeObject(name string, dec *event.Decoder, view *enrich.Vie
 		switch {
 		case err == io.EOF:
 			res.files++
+			complete = s.ctx.Err() == nil
 		case errors.Is(err, event.ErrSkipFile):
+			complete = true
 			if dec.Format() == event.FormatDigest {
 				res.digest++
 			} else {
@@ -466,4 +563,5 @@ func (s *scanner) decodeObject(name string, dec *event.Decoder, view *enrich.Vie
 	}
 	prog.events.Add(n & 1023)
 	res.events += n
+	return complete
 }

@@ -14,16 +14,22 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 )
 
 // Object is one input to decode: a local file or standard input.
 type Object struct {
-	Name string // the path, or "-" for standard input
-	Size int64  // bytes on disk; 0 for standard input
-	r    io.Reader
+	Name    string    // the path, or "-" for standard input
+	Size    int64     // bytes on disk; 0 for standard input
+	ModTime time.Time // zero for standard input
+	r       io.Reader
 }
+
+// Stream reports whether the object is a stream (standard input, a pipe):
+// it cannot be read again, so it is never marked done.
+func (o Object) Stream() bool { return o.r != nil || o.ModTime.IsZero() }
 
 // Stdin is the name standard input goes by.
 const Stdin = "-"
@@ -72,7 +78,7 @@ func WalkLocal(ctx context.Context, paths []string, stdin io.Reader, out chan<- 
 			continue
 		}
 		if !info.IsDir() {
-			if !send(Object{Name: root, Size: info.Size()}) {
+			if !send(Object{Name: root, Size: info.Size(), ModTime: regularTime(info)}) {
 				return
 			}
 			continue
@@ -107,7 +113,7 @@ func WalkLocal(ctx context.Context, paths []string, stdin io.Reader, out chan<- 
 				return nil
 			}
 			found++
-			if !send(Object{Name: path, Size: info.Size()}) {
+			if !send(Object{Name: path, Size: info.Size(), ModTime: info.ModTime()}) {
 				return ctx.Err()
 			}
 			return nil
@@ -119,6 +125,15 @@ func WalkLocal(ctx context.Context, paths []string, stdin io.Reader, out chan<- 
 			onErr(fmt.Errorf("input %s: no files in this folder", root))
 		}
 	}
+}
+
+// regularTime is a regular file's modification time, zero for a pipe or a
+// device, whose content a second read would not give again.
+func regularTime(info os.FileInfo) time.Time {
+	if !info.Mode().IsRegular() {
+		return time.Time{}
+	}
+	return info.ModTime()
 }
 
 // unwrapPath drops the operation and path a *fs.PathError repeats, since
