@@ -51,6 +51,8 @@ type scanOptions struct {
 	threatLists listFlag
 	trusted     listFlag
 	state       string
+	config      string
+	suppressed  bool
 }
 
 func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -71,6 +73,8 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.Var(&o.threatLists, "threat-list", "file of threat IPs/CIDRs (text or CSV): a call from one is a finding (repeatable)")
 	fs.Var(&o.trusted, "trusted-list", "file of trusted IPs/CIDRs: network-based rules leave calls from them alone (repeatable)")
 	fs.StringVar(&o.state, "state", "", "merge findings into this state and skip files it already holds: a SQLite file, \"default\" (the user's state directory) or a postgres:// URL")
+	fs.StringVar(&o.config, "config", "", "configuration file (YAML) with suppressions: matches people judged benign, kept but not reported")
+	fs.BoolVar(&o.suppressed, "include-suppressed", false, "also show suppressed findings (they never count toward the exit code)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to this file (for performance work)")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
@@ -119,6 +123,13 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 
 	tty := isTerminal(stderr)
 	con := newConsole(stderr, tty)
+	suppressions, notes, err := loadConfig(o.config, time.Now())
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	for _, n := range notes {
+		con.warn(n)
+	}
 	ruleSet, loadErrs, err := loadRules(o.rulePaths, !o.noBuiltin)
 	if err != nil {
 		return usageError(stderr, err)
@@ -162,6 +173,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 
 	showProgress := o.progress == "always" || (o.progress == "auto" && tty)
 	sc := &scanner{
+		suppress: suppressions,
 		ctx:      ctx,
 		state:    st,
 		enricher: enricher,
@@ -194,8 +206,10 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return ExitUsage
 		}
 	}
+	findings, silenced := splitSuppressed(findings, o.suppressed)
 	sum := res.summary(len(ruleSet), len(loadErrs))
-	sum.Finish(findings, elapsed)
+	sum.Finish(unsuppressed(findings), elapsed)
+	sum.FindingsSuppressed = silenced
 	color := o.color == "always" || (o.color == "auto" && isTerminal(stdout) && os.Getenv("NO_COLOR") == "")
 	opts := finding.Options{Width: terminalWidth(stdout, finding.DefaultWidth), Color: color, Version: Version}
 	if err := write(stdout, findings, sum, opts); err != nil {
@@ -213,10 +227,33 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return ExitUsage
 	case res.unreadable > 0 || res.unrecognised > 0:
 		return ExitUsage
-	case finding.CountAtOrAbove(findings, threshold) > 0:
+	case finding.CountAtOrAbove(unsuppressed(findings), threshold) > 0:
 		return ExitFindings
 	}
 	return ExitOK
+}
+
+// splitSuppressed counts the suppressed findings and leaves them out unless
+// they are to be shown.
+func splitSuppressed(all []*finding.Finding, show bool) ([]*finding.Finding, int) {
+	n := 0
+	out := all[:0:0]
+	for _, f := range all {
+		if f.Suppressed {
+			n++
+			if !show {
+				continue
+			}
+		}
+		out = append(out, f)
+	}
+	return out, n
+}
+
+// unsuppressed leaves the suppressed findings out.
+func unsuppressed(all []*finding.Finding) []*finding.Finding {
+	out, _ := splitSuppressed(all, false)
+	return out
 }
 
 // findingWriter returns the writer of the format asked for: by default the
@@ -274,6 +311,7 @@ func ruleInfos(rs []*detect.Rule) map[*detect.Rule]*finding.RuleInfo {
 // decodes, filters, matches and aggregates on its own; the aggregates merge
 // at the end, so workers never contend on the hot path.
 type scanner struct {
+	suppress *finding.Suppressions
 	ctx      context.Context
 	state    store.Store // nil without --state
 	enricher *enrich.Enricher
@@ -400,7 +438,7 @@ func (s *scanner) run(ctx context.Context, paths []string, stdin io.Reader, show
 	close(stop)
 	drawn.Wait()
 
-	out := scanResult{agg: finding.NewAggregator(s.evCap)}
+	out := scanResult{agg: s.aggregator()}
 	out.add(walkErrs)
 	for _, r := range results {
 		out.add(r.counts)
@@ -412,7 +450,7 @@ func (s *scanner) run(ctx context.Context, paths []string, stdin io.Reader, show
 
 // work is one worker: it takes objects until there are none left.
 func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *progress) scanResult {
-	res := scanResult{agg: finding.NewAggregator(s.evCap)}
+	res := scanResult{agg: s.aggregator()}
 	opener := ingest.NewOpener()
 	view := s.enricher.NewView() // reset for each event; its caches last the whole run
 	var dec *event.Decoder
@@ -448,6 +486,12 @@ func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *pro
 		prog.bytesDone.Add(obj.Size)
 	}
 	return res
+}
+
+func (s *scanner) aggregator() *finding.Aggregator {
+	a := finding.NewAggregator(s.evCap)
+	a.Suppress(s.suppress)
+	return a
 }
 
 // checkpoint is the mark a file leaves in the state once scanned, and

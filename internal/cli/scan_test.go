@@ -342,3 +342,48 @@ func notCloudTrail(t *testing.T) string {
 	writeFile(t, p, []byte("remember to rotate the keys\n"))
 	return p
 }
+
+func TestScanSuppressions(t *testing.T) {
+	dir := trailDir(t)
+	cfg := filepath.Join(t.TempDir(), "trailsentry.yml")
+	writeFile(t, cfg, []byte(`suppressions:
+  - rule: 0187e9ae-225c-4af5-b5a1-92b299d26fef
+    actor: "ci-deploy/*"
+    source: 203.0.113.0/24
+    reason: CI probes optional permissions (TICKET-123)
+  - rule: 4954838e-b4f7-475f-adde-2bf5bfe47e6d
+    reason: an old exception
+    expires: 2020-01-01
+`))
+	res := run(t, "", "scan", "--format", "json", "--config", cfg, dir)
+	rep := parseReport(t, res.stdout)
+	got := eventIDsByRule(rep)
+	if ids := got["Request denied by IAM (AccessDenied or UnauthorizedOperation)"]; len(ids) != 0 {
+		t.Errorf("suppressed finding shown: %v", ids)
+	}
+	if ids := got["Root user activity"]; len(ids) != 1 {
+		t.Errorf("an expired suppression still applies: %v", got)
+	}
+	if !strings.Contains(res.stderr, "expired on 2020-01-01") || !strings.Contains(res.stdout, `"findings_suppressed": 1`) {
+		t.Errorf("stderr %s\nstdout summary missing findings_suppressed", res.stderr)
+	}
+	shown := run(t, "", "scan", "--format", "jsonl", "--include-suppressed", "--config", cfg, dir)
+	if !strings.Contains(shown.stdout, `"suppressed":true,"suppressed_reason":"CI probes optional permissions (TICKET-123)"`) {
+		t.Errorf("--include-suppressed:\n%s", shown.stdout)
+	}
+	// Suppressed findings never count toward the exit code: a trail whose
+	// every finding is suppressed exits 0.
+	only := filepath.Join(t.TempDir(), "denied.json")
+	writeFile(t, only, []byte(denied))
+	cfg2 := filepath.Join(t.TempDir(), "all.yml")
+	writeFile(t, cfg2, []byte("suppressions:\n  - actor: \"ci-deploy/*\"\n    reason: all of CI\n"))
+	if res := run(t, "", "scan", "--format", "json", "--config", cfg2, only); res.code != ExitOK {
+		t.Errorf("only suppressed findings: exit %d", res.code)
+	}
+	for _, bad := range []string{"suppressions:\n  - rule: x\n", "suppresions: []\n", "suppressions:\n  - source: 10.0.0.0/33\n    reason: r\n"} {
+		writeFile(t, cfg2, []byte(bad))
+		if res := run(t, "", "scan", "--config", cfg2, only); res.code != ExitUsage || !strings.Contains(res.stderr, "--config") {
+			t.Errorf("config %q: exit %d %s", bad, res.code, res.stderr)
+		}
+	}
+}

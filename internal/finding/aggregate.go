@@ -33,6 +33,7 @@ const MaxDistinct = 10
 type Aggregator struct {
 	maxEvidence int
 	groups      map[groupKey]*group
+	suppress    *Suppressions
 }
 
 // groupKey is the dedup key as the map sees it. Its strings are owned copies
@@ -41,6 +42,7 @@ type Aggregator struct {
 type groupKey struct {
 	rule                   *RuleInfo
 	account, region, actor string
+	suppressed             string // the reason when a suppression covers the events
 }
 
 // group is one finding under construction. Times are Unix microseconds.
@@ -73,6 +75,10 @@ func NewAggregator(maxEvidence int) *Aggregator {
 	return &Aggregator{maxEvidence: maxEvidence, groups: make(map[groupKey]*group)}
 }
 
+// Suppress makes the aggregator mark the matches that a suppression covers:
+// they go to findings of their own, marked suppressed with the reason.
+func (a *Aggregator) Suppress(s *Suppressions) { a.suppress = s }
+
 // MaxEvidence is the cap on eventIDs kept per finding.
 func (a *Aggregator) MaxEvidence() int { return a.maxEvidence }
 
@@ -90,6 +96,7 @@ func (a *Aggregator) Len() int { return len(a.groups) }
 func (a *Aggregator) Add(r *RuleInfo, v *enrich.View) {
 	ev := v.Event()
 	k := groupKey{rule: r, account: ev.Account(), region: ev.Str(event.AWSRegion), actor: v.Actor()}
+	k.suppressed = a.suppress.match(r, v, k.actor)
 	g := a.groups[k]
 	if g == nil {
 		g = newGroup(k)
@@ -118,6 +125,16 @@ func (a *Aggregator) Add(r *RuleInfo, v *enrich.View) {
 	g.errors.add(stamp{t, ev.Str(event.ErrorCode)})
 	g.messages.add(stamp{t, ev.Str(event.ErrorMessage)})
 	g.keys.add(stamp{t, ev.Str(event.IdentityAccessKeyID)})
+}
+
+// id is the finding's id: the hash of its dedup key. A suppressed part has
+// an id of its own, so it never merges with the findings people are told of.
+func (k groupKey) id() string {
+	actor := k.actor
+	if k.suppressed != "" {
+		actor += "\x00suppressed"
+	}
+	return DedupID(k.rule.ID, k.account, k.region, actor)
 }
 
 func newGroup(k groupKey) *group {
@@ -178,7 +195,7 @@ func (g *group) finding(maxEvidence int) *Finding {
 	r := g.key.rule
 	f := &Finding{
 		SchemaVersion: SchemaVersion,
-		ID:            DedupID(r.ID, g.key.account, g.key.region, g.key.actor),
+		ID:            g.key.id(),
 		Rule: RuleRef{
 			ID:             r.ID,
 			Title:          r.Title,
@@ -192,6 +209,8 @@ func (g *group) finding(maxEvidence int) *Finding {
 		FailedCount:       g.failed,
 		Attack:            append([]string{}, r.Attack...),
 		Actor:             g.key.actor,
+		Suppressed:        g.key.suppressed != "",
+		SuppressedReason:  g.key.suppressed,
 		Account:           g.key.account,
 		Region:            g.key.region,
 		Count:             g.count,

@@ -56,6 +56,12 @@ type Finding struct {
 	Outcome     string `json:"outcome"`
 	FailedCount int64  `json:"failed_count"`
 
+	// Suppressed is set when a suppression covers the matched events: the
+	// finding is kept but not notified, and does not count toward the exit
+	// code; SuppressedReason is the suppression's reason.
+	Suppressed       bool   `json:"suppressed,omitempty"`
+	SuppressedReason string `json:"suppressed_reason,omitempty"`
+
 	// The dedup key besides the rule.
 	Actor   string `json:"actor"`   // the enrichment's actor: the human behind a session where known
 	Account string `json:"account"` // event.Event.Account

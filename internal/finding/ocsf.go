@@ -19,6 +19,7 @@ const (
 	ocsfActivityID  = 1 // Create
 	ocsfTypeUID     = ocsfClassUID*100 + ocsfActivityID
 	ocsfStatusNew   = 1
+	ocsfSuppressed  = 3
 	ocsfAnalyticID  = 1 // Rule
 	ocsfAWSAccount  = 10
 )
@@ -195,8 +196,8 @@ func toOCSF(f *Finding, version string) ocsfFinding {
 		TypeName:     "Detection Finding: Create",
 		SeverityID:   sevID,
 		Severity:     sev,
-		StatusID:     ocsfStatusNew,
-		Status:       "New",
+		StatusID:     ocsfStatus(f).id,
+		Status:       ocsfStatus(f).name,
 		Time:         last,
 		StartTime:    first,
 		EndTime:      last,
@@ -290,4 +291,17 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+type ocsfStatusValue struct {
+	id   int
+	name string
+}
+
+// ocsfStatus is New, or Suppressed for a finding a suppression covers.
+func ocsfStatus(f *Finding) ocsfStatusValue {
+	if f.Suppressed {
+		return ocsfStatusValue{ocsfSuppressed, "Suppressed"}
+	}
+	return ocsfStatusValue{ocsfStatusNew, "New"}
 }

@@ -33,6 +33,8 @@ type recordBody struct {
 	Actor   string          `json:"actor"`
 	Region  string          `json:"region"`
 	Context *enrich.Summary `json:"context,omitempty"`
+
+	SuppressedReason string `json:"suppressed_reason,omitempty"`
 }
 
 // Records returns the aggregator's findings as state records, to be merged
@@ -41,7 +43,7 @@ func (a *Aggregator) Records() ([]detect.FindingRecord, error) {
 	out := make([]detect.FindingRecord, 0, len(a.groups))
 	for _, g := range a.groups {
 		r := g.key.rule
-		body := recordBody{Rule: ruleRef(r), Attack: append([]string{}, r.Attack...), Actor: g.key.actor, Region: g.key.region}
+		body := recordBody{Rule: ruleRef(r), Attack: append([]string{}, r.Attack...), Actor: g.key.actor, Region: g.key.region, SuppressedReason: g.key.suppressed}
 		if g.hasContext {
 			c := g.context
 			body.Context = &c
@@ -51,7 +53,7 @@ func (a *Aggregator) Records() ([]detect.FindingRecord, error) {
 			return nil, fmt.Errorf("finding %s: %w", r.ID, err)
 		}
 		rec := detect.FindingRecord{
-			ID:            DedupID(r.ID, g.key.account, g.key.region, g.key.actor),
+			ID:            g.key.id(),
 			RuleID:        r.ID,
 			Account:       g.key.account,
 			Count:         g.count,
@@ -100,6 +102,8 @@ func FromRecord(rec detect.FindingRecord) (*Finding, error) {
 		FailedCount:       failed,
 		Attack:            nonNil(body.Attack),
 		Actor:             body.Actor,
+		Suppressed:        body.SuppressedReason != "",
+		SuppressedReason:  body.SuppressedReason,
 		Account:           rec.Account,
 		Region:            body.Region,
 		FirstSeen:         rec.FirstSeen,

@@ -26,6 +26,9 @@ type Summary struct {
 	EventsPerSecond float64 // events decoded per second
 
 	FindingsBySeverity SeverityCounts
+	// FindingsSuppressed counts the findings suppressions cover (not in
+	// FindingsBySeverity).
+	FindingsSuppressed int
 
 	RulesLoaded    int
 	RuleLoadErrors int
@@ -68,11 +71,12 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 		DurationSeconds    float64        `json:"duration_seconds"`
 		EventsPerSecond    float64        `json:"events_per_second"`
 		FindingsBySeverity SeverityCounts `json:"findings_by_severity"`
+		FindingsSuppressed int            `json:"findings_suppressed"`
 		RulesLoaded        int            `json:"rules_loaded"`
 		RuleLoadErrors     int            `json:"rule_load_errors"`
 	}{
 		s.FilesScanned, skipped, s.EventsDecoded, s.EventsFiltered, s.BadRecords,
 		math.Round(s.Duration.Seconds()*1000) / 1000, s.EventsPerSecond,
-		s.FindingsBySeverity, s.RulesLoaded, s.RuleLoadErrors,
+		s.FindingsBySeverity, s.FindingsSuppressed, s.RulesLoaded, s.RuleLoadErrors,
 	})
 }

@@ -138,6 +138,9 @@ func (t *table) block(f *Finding) {
 	}
 	t.detail("account", orNone(f.Account)+" / "+orNone(f.Region))
 	t.detail("seen", seenText(f.FirstSeen, f.LastSeen))
+	if f.Suppressed {
+		t.detail("silenced", "suppressed: "+f.SuppressedReason)
+	}
 	switch f.Outcome {
 	case OutcomeFailed:
 		t.detail("outcome", "failed: every call returned an error (an attempt; severity scaled down)")
