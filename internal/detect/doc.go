@@ -15,6 +15,9 @@
 //	condition.go  the condition language: parser and binding to identifiers
 //	node.go       the compiled condition tree and field semantics
 //	engine.go     the index and Engine.Match
+//	correlation.go       Sigma correlation rules: parsing and linking to base rules
+//	correlation_eval.go  their event-time windows, evaluated on State
+//	state.go, state_memory.go  the State detections keep across events
 //
 // Where the specification leaves the meaning to the backend, this package
 // chooses as follows (each is also documented where it is implemented):
@@ -39,8 +42,10 @@
 //     contains/startswith/endswith and neq.
 //   - Time modifiers read the field as RFC 3339 in UTC; `week` is the ISO
 //     week.
-//   - `expand`, correlation rules, filters and `action:` collections are
-//     rejected at load with the reason; nothing is ever dropped silently.
+//   - `expand`, filters and `action:` collections are rejected at load with
+//     the reason; nothing is ever dropped silently. Correlation rules load
+//     through ParsePack/LoadPack* (docs/correlation.md); ParseRules alone
+//     still reports them as unsupported.
 //   - A rule without a level is medium. `all` on a single value is accepted
 //     (it changes nothing), though the specification discourages it.
 package detect

@@ -93,9 +93,11 @@ func (e *LoadError) Error() string {
 func (e *LoadError) Unwrap() error { return e.Err }
 
 // ErrUnsupported is wrapped by load errors for well-formed Sigma documents
-// that trailsentry does not evaluate yet: correlation rules, filters and
-// Sigma 1.0 rule collections (action: global). A caller may report them as
-// warnings rather than failures.
+// that trailsentry does not evaluate yet: filters, Sigma 1.0 rule
+// collections (action: global), correlation constructs outside what
+// correlation.go supports, and correlation rules met by ParseRules (which
+// loads detection rules only; ParsePack loads both). A caller may report
+// them as warnings rather than failures.
 var ErrUnsupported = errors.New("not supported")
 
 // ParseRules parses one file's content, which may hold several YAML
@@ -104,7 +106,16 @@ var ErrUnsupported = errors.New("not supported")
 // documents still load. Invalid YAML ends the file (the parser cannot
 // resynchronise); its error gives the line.
 func ParseRules(data []byte, source string) ([]*Rule, []error) {
+	rules, _, errs := parseDocuments(data, source, false)
+	return rules, errs
+}
+
+// parseDocuments parses one file's documents. With correlations, a document
+// with a `correlation` key is parsed as a correlation rule (ParsePack);
+// without, it is reported as unsupported, as ParseRules has always done.
+func parseDocuments(data []byte, source string, correlations bool) ([]*Rule, []*Correlation, []error) {
 	var rules []*Rule
+	var corrs []*Correlation
 	var errs []error
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for n := 1; ; n++ {
@@ -128,6 +139,23 @@ func ParseRules(data []byte, source string) ([]*Rule, []error) {
 		if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
 			continue
 		}
+		if correlations && isCorrelationDoc(root) {
+			c, err := parseCorrelation(root)
+			if err != nil {
+				label := fmt.Sprintf("document %d", n)
+				if c != nil && c.label() != "" {
+					label = c.label()
+				}
+				errs = append(errs, &LoadError{Source: source, Rule: label, Err: err})
+				continue
+			}
+			c.Source = source
+			if b, err := yaml.Marshal(root); err == nil {
+				c.YAML = string(b)
+			}
+			corrs = append(corrs, c)
+			continue
+		}
 		r, err := parseRule(root)
 		if err != nil {
 			label := fmt.Sprintf("document %d", n)
@@ -143,7 +171,7 @@ func ParseRules(data []byte, source string) ([]*Rule, []error) {
 		}
 		rules = append(rules, r)
 	}
-	return rules, errs
+	return rules, corrs, errs
 }
 
 // parseRule reads one document. On error it still returns the rule's
@@ -342,20 +370,26 @@ func isTechnique(s string) bool {
 // directory (recursively, in lexical order, skipping hidden directories).
 // Rules with an id already loaded are reported and dropped (CheckDuplicates).
 func LoadPath(path string) ([]*Rule, []error) {
+	rules, _, errs := loadPath(path, false)
+	return rules, errs
+}
+
+func loadPath(path string, correlations bool) ([]*Rule, []*Correlation, []error) {
 	info, err := os.Stat(path)
 	if err != nil {
-		return nil, []error{&LoadError{Source: path, Err: err}}
+		return nil, nil, []error{&LoadError{Source: path, Err: err}}
 	}
 	if !info.IsDir() {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, []error{&LoadError{Source: path, Err: err}}
+			return nil, nil, []error{&LoadError{Source: path, Err: err}}
 		}
-		rules, errs := ParseRules(data, path)
+		rules, corrs, errs := parseDocuments(data, path, correlations)
 		rules, dups := CheckDuplicates(rules)
-		return rules, append(errs, dups...)
+		return rules, corrs, append(errs, dups...)
 	}
 	var rules []*Rule
+	var corrs []*Correlation
 	var errs []error
 	walkErr := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -376,22 +410,28 @@ func LoadPath(path string) ([]*Rule, []error) {
 			errs = append(errs, &LoadError{Source: p, Err: err})
 			return nil
 		}
-		rs, es := ParseRules(data, p)
-		rules, errs = append(rules, rs...), append(errs, es...)
+		rs, cs, es := parseDocuments(data, p, correlations)
+		rules, corrs, errs = append(rules, rs...), append(corrs, cs...), append(errs, es...)
 		return nil
 	})
 	if walkErr != nil {
 		errs = append(errs, &LoadError{Source: path, Err: walkErr})
 	}
 	rules, dups := CheckDuplicates(rules)
-	return rules, append(errs, dups...)
+	return rules, corrs, append(errs, dups...)
 }
 
 // LoadFS loads every *.yml and *.yaml file in fsys (the embedded rule pack);
 // each rule's Source is source+":"+path. Duplicate ids are reported and
 // dropped as in LoadPath.
 func LoadFS(fsys fs.FS, source string) ([]*Rule, []error) {
+	rules, _, errs := loadFS(fsys, source, false)
+	return rules, errs
+}
+
+func loadFS(fsys fs.FS, source string, correlations bool) ([]*Rule, []*Correlation, []error) {
 	var rules []*Rule
+	var corrs []*Correlation
 	var errs []error
 	walkErr := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		name := source + ":" + p
@@ -407,15 +447,15 @@ func LoadFS(fsys fs.FS, source string) ([]*Rule, []error) {
 			errs = append(errs, &LoadError{Source: name, Err: err})
 			return nil
 		}
-		rs, es := ParseRules(data, name)
-		rules, errs = append(rules, rs...), append(errs, es...)
+		rs, cs, es := parseDocuments(data, name, correlations)
+		rules, corrs, errs = append(rules, rs...), append(corrs, cs...), append(errs, es...)
 		return nil
 	})
 	if walkErr != nil {
 		errs = append(errs, &LoadError{Source: source, Err: walkErr})
 	}
 	rules, dups := CheckDuplicates(rules)
-	return rules, append(errs, dups...)
+	return rules, corrs, append(errs, dups...)
 }
 
 func isRuleFile(name string) bool {
