@@ -77,7 +77,7 @@ func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // loadForRules loads rules for the rules commands: here a rule that does not
 // load is an error (exit 2), since checking rules is the point.
 func loadForRules(paths []string, builtin bool, stderr io.Writer) ([]*detect.Rule, int) {
-	rs, errs, err := loadRules(paths, builtin)
+	rs, _, errs, err := loadRules(paths, builtin)
 	if err != nil {
 		return nil, usageError(stderr, err)
 	}

@@ -130,7 +130,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	for _, n := range notes {
 		con.warn(n)
 	}
-	ruleSet, loadErrs, err := loadRules(o.rulePaths, !o.noBuiltin)
+	ruleSet, corrs, loadErrs, err := loadRules(o.rulePaths, !o.noBuiltin)
 	if err != nil {
 		return usageError(stderr, err)
 	}
@@ -171,8 +171,18 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		defer st.Close()
 	}
 
+	var corr *correlating
+	if len(corrs) > 0 {
+		var state detect.State = detect.NewMemoryState() // the run's, without --state
+		if st != nil {
+			state = st
+		}
+		corr = newCorrelating(corrs, state, o.maxEvidence)
+	}
+
 	showProgress := o.progress == "always" || (o.progress == "auto" && tty)
 	sc := &scanner{
+		corr:     corr,
 		suppress: suppressions,
 		ctx:      ctx,
 		state:    st,
@@ -200,11 +210,26 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	elapsed := time.Since(start)
 
 	findings := res.agg.Findings()
-	if st != nil && ctx.Err() == nil {
-		if findings, err = persist(ctx, st, res); err != nil {
+	var corrRecs []detect.FindingRecord
+	if corr != nil {
+		corrRecs = corr.records()
+	}
+	switch {
+	case st != nil && ctx.Err() == nil:
+		if findings, err = persist(ctx, st, res, corrRecs); err != nil {
 			fmt.Fprintf(stderr, "trailsentry: --state %s: %v\n", st.Location(), err)
 			return ExitUsage
 		}
+	case len(corrRecs) > 0:
+		for _, rec := range corrRecs {
+			f, err := finding.FromRecord(rec)
+			if err != nil {
+				fmt.Fprintf(stderr, "trailsentry: %v\n", err)
+				return ExitUsage
+			}
+			findings = append(findings, f)
+		}
+		finding.Sort(findings)
 	}
 	findings, silenced := splitSuppressed(findings, o.suppressed)
 	sum := res.summary(len(ruleSet), len(loadErrs))
@@ -225,7 +250,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case ctx.Err() != nil:
 		con.warn("interrupted: the findings above cover only what was scanned before")
 		return ExitUsage
-	case res.unreadable > 0 || res.unrecognised > 0:
+	case res.unreadable > 0 || res.unrecognised > 0 || res.stateErrors > 0:
 		return ExitUsage
 	case finding.CountAtOrAbove(unsuppressed(findings), threshold) > 0:
 		return ExitFindings
@@ -268,25 +293,34 @@ func findingWriter(format string, stdout io.Writer) (finding.WriteFunc, error) {
 	return finding.Writer(format)
 }
 
-// loadRules gathers the built-in pack and every --rules path. A path that
-// does not exist is an error; a rule that does not compile is reported and
-// left out.
-func loadRules(paths []string, builtin bool) ([]*detect.Rule, []error, error) {
+// loadRules gathers the built-in pack and every --rules path: detection
+// rules and the correlation rules over them. A path that does not exist is
+// an error; a rule that does not compile is reported and left out.
+func loadRules(paths []string, builtin bool) ([]*detect.Rule, []*detect.Correlation, []error, error) {
 	var all []*detect.Rule
+	var corrs []*detect.Correlation
 	var errs []error
 	if builtin {
-		rs, es := detect.LoadFS(rules.FS, "builtin")
-		all, errs = append(all, rs...), append(errs, es...)
+		rs, cs, es := detect.LoadPackFS(rules.FS, "builtin")
+		all, corrs, errs = append(all, rs...), append(corrs, cs...), append(errs, es...)
 	}
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
-			return nil, nil, fmt.Errorf("--rules %s: %w", p, errors.Unwrap(err))
+			return nil, nil, nil, fmt.Errorf("--rules %s: %w", p, errors.Unwrap(err))
 		}
-		rs, es := detect.LoadPath(p)
-		all, errs = append(all, rs...), append(errs, es...)
+		rs, cs, es := detect.LoadPackPath(p)
+		all, corrs, errs = append(all, rs...), append(corrs, cs...), append(errs, es...)
 	}
 	all, dup := detect.CheckDuplicates(all)
-	return all, append(errs, dup...), nil
+	errs = append(errs, dup...)
+	errs = append(errs, detect.Link(all, corrs)...)
+	linked := corrs[:0]
+	for _, c := range corrs {
+		if c.Rules != nil {
+			linked = append(linked, c)
+		}
+	}
+	return all, linked, errs, nil
 }
 
 // ruleInfos describes each rule once for the findings it produces.
@@ -311,6 +345,7 @@ func ruleInfos(rs []*detect.Rule) map[*detect.Rule]*finding.RuleInfo {
 // decodes, filters, matches and aggregates on its own; the aggregates merge
 // at the end, so workers never contend on the hot path.
 type scanner struct {
+	corr     *correlating // nil without correlation rules
 	suppress *finding.Suppressions
 	ctx      context.Context
 	state    store.Store // nil without --state
@@ -334,6 +369,7 @@ type counts struct {
 	filtered     int64
 	bad          int64
 	inState      int // files the state says were scanned already
+	stateErrors  int // correlation batches the state refused
 }
 
 func (c *counts) add(o counts) {
@@ -346,12 +382,14 @@ func (c *counts) add(o counts) {
 	c.filtered += o.filtered
 	c.bad += o.bad
 	c.inState += o.inState
+	c.stateErrors += o.stateErrors
 }
 
 type scanResult struct {
 	counts
 	agg  *finding.Aggregator
 	done []detect.Checkpoint // files read to the end, for the state
+	occ  []detect.Occurrence // correlation occurrences not yet stored
 }
 
 func (r *scanResult) summary(rules, ruleErrs int) *finding.Summary {
@@ -485,7 +523,20 @@ func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *pro
 		prog.filesDone.Add(1)
 		prog.bytesDone.Add(obj.Size)
 	}
+	s.flushOccurrences(&res)
 	return res
+}
+
+// flushOccurrences stores a worker's pending correlation occurrences.
+func (s *scanner) flushOccurrences(res *scanResult) {
+	if s.corr == nil || len(res.occ) == 0 {
+		return
+	}
+	if err := s.corr.add(s.ctx, res.occ); err != nil {
+		s.con.warn("correlation state not written", "error", err)
+		res.stateErrors++
+	}
+	res.occ = res.occ[:0]
 }
 
 func (s *scanner) aggregator() *finding.Aggregator {
@@ -524,11 +575,12 @@ func (s *scanner) checkpoint(obj ingest.Object) (*detect.Checkpoint, bool) {
 // persist merges the run's findings into the state, with the marks of the
 // files read, in one transaction, and returns the merged findings: the
 // state's view of every finding this run touched.
-func persist(ctx context.Context, st store.Store, res scanResult) ([]*finding.Finding, error) {
+func persist(ctx context.Context, st store.Store, res scanResult, more []detect.FindingRecord) ([]*finding.Finding, error) {
 	recs, err := res.agg.Records()
 	if err != nil {
 		return nil, err
 	}
+	recs = append(recs, more...)
 	var merged []detect.FindingRecord
 	err = st.Update(ctx, func(tx detect.Tx) error {
 		if merged, err = tx.UpsertFindings(ctx, recs); err != nil {
@@ -555,7 +607,16 @@ func persist(ctx context.Context, st store.Store, res scanResult) ([]*finding.Fi
 // reports whether the stream was read to its end.
 func (s *scanner) decodeObject(name string, dec *event.Decoder, view *enrich.View, res *scanResult, prog *progress) (complete bool) {
 	var n int64
-	add := func(r *detect.Rule) { res.agg.Add(s.infos[r], view) }
+	var matched []*detect.Rule // for correlation rules
+	add := func(r *detect.Rule) {
+		if s.corr != nil {
+			matched = append(matched, r)
+			if !s.corr.corr.Generates(r) {
+				return // only counts toward its correlations
+			}
+		}
+		res.agg.Add(s.infos[r], view)
+	}
 	filtering := s.filter.active()
 	for {
 		ev, err := dec.Next()
@@ -573,6 +634,15 @@ func (s *scanner) decodeObject(name string, dec *event.Decoder, view *enrich.Vie
 			}
 			view.Reset(ev)
 			s.engine.Match(view, add)
+			if len(matched) > 0 {
+				for _, o := range s.corr.corr.Match(view, matched) {
+					res.occ = append(res.occ, own(o))
+				}
+				matched = matched[:0]
+				if len(res.occ) >= occurrenceBatch {
+					s.flushOccurrences(res)
+				}
+			}
 			continue
 		}
 		var rerr *event.RecordError

@@ -387,3 +387,36 @@ func TestScanSuppressions(t *testing.T) {
 		}
 	}
 }
+
+// The pack's correlation rules run in a plain scan (state in memory): a
+// principal trying action after action is one "permission probing"
+// finding listing the denied actions, beside the single denials.
+func TestScanCorrelationFindsProbing(t *testing.T) {
+	var recs []string
+	actions := []string{"ListUsers", "ListRoles", "ListPolicies", "ListGroups", "GetAccountAuthorizationDetails", "ListAccessKeys"}
+	for i, a := range actions {
+		ts := fmt.Sprintf("2024-03-11T12:0%d:00Z", i)
+		recs = append(recs, record(fmt.Sprintf("e-probe-%d", i), ts, "iam.amazonaws.com", a, "", `"errorCode":"AccessDenied","errorMessage":"not authorized",`))
+	}
+	path := filepath.Join(t.TempDir(), "probe.json")
+	writeFile(t, path, []byte(`{"Records":[`+strings.Join(recs, ",")+`]}`))
+	res := run(t, "", "scan", "--format", "jsonl", path)
+	var probing map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+		var f map[string]any
+		json.Unmarshal([]byte(l), &f)
+		if f["rule"].(map[string]any)["id"] == "78f6e429-3e22-4e8c-bd78-5ae59fcb5dae" {
+			probing = f
+		}
+	}
+	if probing == nil {
+		t.Fatalf("no probing finding:\n%s\n%s", res.stdout, res.stderr)
+	}
+	if probing["count"].(float64) != 6 || len(probing["correlated_values"].([]any)) != 6 || len(probing["event_ids"].([]any)) != 6 ||
+		!strings.Contains(probing["actor"].(string), "ci-deploy/deploy") {
+		t.Errorf("probing finding: %v", probing)
+	}
+	if !strings.Contains(res.stdout, `"0187e9ae-225c-4af5-b5a1-92b299d26fef"`) {
+		t.Error("the single denials are no longer findings (generate: true)")
+	}
+}

@@ -94,6 +94,11 @@ type Finding struct {
 	ErrorMessages     []string `json:"error_messages"` // they name the denied action and resource
 	AccessKeyIDs      []string `json:"access_key_ids"`
 
+	// CorrelatedValues, for a correlation finding, are the distinct values
+	// it counted (a value_count's field: the denied actions of a burst) or
+	// the rules a temporal correlation saw, earliest first.
+	CorrelatedValues []string `json:"correlated_values,omitempty"`
+
 	// Context is the enrichment of the earliest matched event: who really
 	// acted, what the action can do, where the call came from.
 	Context *enrich.Summary `json:"context,omitempty"`

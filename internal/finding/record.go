@@ -3,6 +3,7 @@ package finding
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/trailsentry/trailsentry/internal/detect"
@@ -118,6 +119,7 @@ func FromRecord(rec detect.FindingRecord) (*Finding, error) {
 		ErrorCodes:        stampValues(rec.Values[valErrors]),
 		ErrorMessages:     stampValues(rec.Values[valMessages]),
 		AccessKeyIDs:      stampValues(rec.Values[valKeys]),
+		CorrelatedValues:  stampValues(rec.Values[valCorrelated]),
 		Context:           body.Context,
 	}
 	if f.Outcome == OutcomeFailed {
@@ -147,4 +149,48 @@ func stampValues(l []detect.Stamp) []string {
 		out[i] = s.Value
 	}
 	return out
+}
+
+// valCorrelated names a correlation finding's counted values: the distinct
+// values of a value_count (the denied actions of a burst, say) or the rules
+// a temporal correlation saw.
+const valCorrelated = "correlated_values"
+
+// HitRecord turns a correlation hit into a state record for the finding of
+// its correlation and group: hits of the same group merge into one finding,
+// whatever the order they came in. r describes the correlation.
+func HitRecord(h detect.CorrelationHit, r *RuleInfo, evidenceLimit int) (detect.FindingRecord, error) {
+	var parts []string
+	account := ""
+	for _, g := range h.GroupValues {
+		parts = append(parts, g.Field+"="+g.Value)
+		if g.Field == "recipientAccountId" || g.Field == "userIdentity.accountId" {
+			account = g.Value
+		}
+	}
+	actor := strings.Join(parts, ", ")
+	body := recordBody{Rule: ruleRef(r), Attack: append([]string{}, r.Attack...), Actor: actor}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return detect.FindingRecord{}, err
+	}
+	ev := h.Evidence()
+	rec := detect.FindingRecord{
+		ID:            DedupID(r.ID, account, "", h.Group),
+		RuleID:        r.ID,
+		Account:       account,
+		FirstSeen:     h.First,
+		LastSeen:      h.Last,
+		Count:         int64(h.Count),
+		Evidence:      ev,
+		EvidenceTotal: int64(h.Count),
+		EvidenceLimit: evidenceLimit,
+		ValuesLimit:   evidenceLimit,
+		Values:        map[string][]detect.Stamp{valCorrelated: h.Values},
+		Body:          b,
+	}
+	if len(ev) > 0 {
+		rec.Origin = ev[0]
+	}
+	return rec, nil
 }

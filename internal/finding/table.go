@@ -167,6 +167,7 @@ func (t *table) block(f *Finding) {
 	if len(f.ErrorMessages) > 0 {
 		t.detail("message", cut(clean(f.ErrorMessages[0]), t.width-keyWidth))
 	}
+	t.list("values", f.CorrelatedValues, ", ", "")
 	t.list("events", f.EventIDs, ", ", "")
 	t.list("files", f.Files, ", ", "")
 	t.list("keys", f.AccessKeyIDs, ", ", "")
