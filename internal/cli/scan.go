@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -29,6 +30,10 @@ AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/), or - for standard input.
 Content is recognised by its bytes: CloudTrail log files {"Records":[...]},
 JSON arrays, JSON Lines and EventBridge envelopes, plain or gzip. Digest and
 Insights files are skipped.`
+
+// scanMemoryLimit is the Go heap's soft limit during a scan (GOMEMLIMIT
+// overrides it), so peak RSS stays under 256 MiB with the state's own cache.
+const scanMemoryLimit = 160 << 20
 
 // listReloadInterval is how often threat and trusted lists are checked for
 // changes during a scan.
@@ -121,6 +126,11 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return usageError(stderr, err)
 	}
 
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Memory stays bounded whatever the corpus: past this soft limit the
+		// collector works harder instead of letting the heap double.
+		debug.SetMemoryLimit(scanMemoryLimit)
+	}
 	tty := isTerminal(stderr)
 	con := newConsole(stderr, tty)
 	suppressions, notes, err := loadConfig(o.config, time.Now())
@@ -581,23 +591,30 @@ func persist(ctx context.Context, st store.Store, res scanResult, more []detect.
 		return nil, err
 	}
 	recs = append(recs, more...)
-	var merged []detect.FindingRecord
+	// In chunks, each turned into findings at once: the encoded records of
+	// a large run are never all in memory together.
+	const chunk = 128
+	var out []*finding.Finding
 	err = st.Update(ctx, func(tx detect.Tx) error {
-		if merged, err = tx.UpsertFindings(ctx, recs); err != nil {
-			return err
+		out = out[:0]
+		for i := 0; i < len(recs); i += chunk {
+			merged, err := tx.UpsertFindings(ctx, recs[i:min(i+chunk, len(recs))])
+			if err != nil {
+				return err
+			}
+			for j, rec := range merged {
+				f, err := finding.FromRecord(rec)
+				if err != nil {
+					return err
+				}
+				out = append(out, f)
+				recs[i+j] = detect.FindingRecord{} // let the record go
+			}
 		}
 		return tx.SetCheckpoints(ctx, res.done)
 	})
 	if err != nil {
 		return nil, err
-	}
-	out := make([]*finding.Finding, 0, len(merged))
-	for _, rec := range merged {
-		f, err := finding.FromRecord(rec)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
 	}
 	finding.Sort(out)
 	return out, nil

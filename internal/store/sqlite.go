@@ -49,13 +49,13 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", sqliteBusyTimeout.Milliseconds())
 	// The writer: WAL with synchronous=NORMAL (a commit survives a crash of
 	// the process; the OS losing power may take the last ones back, never
-	// leaving the file inconsistent); a 64 MiB page cache and a checkpoint
-	// every 64 MiB of WAL, because a batch of occurrences spread over many
-	// groups dirties thousands of pages (measured: 35k -> 46k rows/s in
-	// BenchmarkStoreOccurrences); BEGIN IMMEDIATE so that Updates queue on
+	// leaving the file inconsistent); a 16 MiB page cache (64 MiB measured
+	// 35k -> 46k rows/s in BenchmarkStoreOccurrences, but a scan's peak RSS
+	// must stay under 256 MiB with its findings in memory) and a checkpoint
+	// every 64 MiB of WAL; BEGIN IMMEDIATE so that Updates queue on
 	// the file lock instead of failing when a read turns into a write.
 	writer, err := sql.Open("sqlite", uri+"?"+busy+"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
-		"&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(16384)&_txlock=immediate")
+		"&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(16384)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", abs, err)
 	}
