@@ -28,7 +28,7 @@ const usage = `trailsentry reads AWS CloudTrail and reports what attackers do.
 
 Usage:
   trailsentry scan [flags] PATH...     scan files, folders (the S3 layout) or - for stdin
-  trailsentry rules list|show|test     list the rules, show one, run their examples
+  trailsentry rules list|show|test|stats  list the rules, show one, run their examples, measure their volume
   trailsentry verify [flags] PATH      prove a trail's log files were not altered, deleted or cut off
   trailsentry corpus [flags]           generate a realistic CloudTrail corpus for trials and benchmarks
   trailsentry version                  print the version
@@ -50,7 +50,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "corpus":
 		return runCorpus(ctx, rest, stdout, stderr)
 	case "rules":
-		return runRules(ctx, rest, stdout, stderr)
+		return runRules(ctx, rest, stdin, stdout, stderr)
 	case "verify":
 		return runVerify(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":

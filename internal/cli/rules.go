@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/trailsentry/trailsentry/internal/detect"
 	"github.com/trailsentry/trailsentry/internal/finding"
@@ -16,19 +19,26 @@ const rulesSynopsis = `Usage:
   trailsentry rules list [--rules PATH]... [--no-builtin] [--format table|json]
   trailsentry rules show [--rules PATH]... ID
   trailsentry rules test [PATH...]
+  trailsentry rules stats [scan flags] PATH...
 
 list prints every loaded rule: id, level, ATT&CK techniques, title, source.
 show prints one rule (by id, or a unique prefix of it) as written.
+stats scans PATH... as scan does and reports per rule the findings, events,
+accounts and projected alerts per day, rules in shadow mode (shadow: true)
+included: whether a rule is ready to go live, or too noisy.
 test runs the examples rules carry under their "tests" key — the built-in
 pack's when no PATH is given, else the rules in each file or folder — and
 exits 1 when one fails, 2 when a rule does not load.`
 
-func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runRules(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, rulesSynopsis)
 		return ExitUsage
 	}
 	sub, rest := args[0], args[1:]
+	if sub == "stats" {
+		return runRulesStats(ctx, rest, stdin, stdout, stderr)
+	}
 	fs := newFlagSet("rules "+sub, stderr, rulesSynopsis)
 	var paths listFlag
 	var noBuiltin bool
@@ -199,5 +209,71 @@ func testRules(ctx context.Context, rs []*detect.Rule, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "trailsentry: no examples to run (rules carry them under a tests key)")
 		return ExitUsage
 	}
+	return ExitOK
+}
+
+// runRulesStats scans like `scan` (same flags and paths) and reports, per
+// rule, what it would send people: findings, events, accounts, and the
+// projected alerts per day over the trail's time span — for deciding whether
+// a rule in shadow mode is ready, or a noisy one needs tuning.
+func runRulesStats(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var out bytes.Buffer
+	forced := []string{"--format", "json", "--fail-on", "none", "--include-shadow", "--include-suppressed", "--progress", "never"}
+	code := runScan(ctx, append(slices.Clone(args), forced...), stdin, &out, stderr)
+	if code == ExitUsage {
+		return code
+	}
+	var doc struct {
+		Findings []*finding.Finding `json:"findings"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		fmt.Fprintf(stderr, "trailsentry: rules stats: %v\n", err)
+		return ExitUsage
+	}
+	type stat struct {
+		id, title, level     string
+		shadow               bool
+		findings, suppressed int
+		events               int64
+		accounts             map[string]bool
+		first, last          time.Time
+	}
+	by := map[string]*stat{}
+	var order []string
+	var first, last time.Time
+	for _, f := range doc.Findings {
+		s := by[f.Rule.ID]
+		if s == nil {
+			s = &stat{id: f.Rule.ID, title: f.Rule.Title, level: string(f.Severity.Label), shadow: f.Shadow, accounts: map[string]bool{}}
+			by[f.Rule.ID] = s
+			order = append(order, f.Rule.ID)
+		}
+		if f.Suppressed {
+			s.suppressed++
+		} else {
+			s.findings++
+		}
+		s.events += f.Count
+		s.accounts[f.Account] = true
+		if !f.FirstSeen.IsZero() && (first.IsZero() || f.FirstSeen.Before(first)) {
+			first = f.FirstSeen
+		}
+		if f.LastSeen.After(last) {
+			last = f.LastSeen
+		}
+	}
+	days := max(last.Sub(first).Hours()/24, 1)
+	slices.SortFunc(order, func(a, b string) int { return by[b].findings - by[a].findings })
+	fmt.Fprintf(stdout, "%-8s %-6s %8s %10s %8s %9s  %s\n", "LEVEL", "MODE", "FINDINGS", "EVENTS", "ACCOUNTS", "PER DAY", "RULE")
+	for _, id := range order {
+		s := by[id]
+		mode := "live"
+		if s.shadow {
+			mode = "shadow"
+		}
+		fmt.Fprintf(stdout, "%-8s %-6s %8d %10d %8d %9.1f  %s (%s)\n", strings.ToUpper(s.level), mode, s.findings, s.events, len(s.accounts), float64(s.findings)/days, s.title, s.id)
+	}
+	fmt.Fprintf(stdout, "%d rules fired over %.1f days of events (%s to %s); suppressed findings are not counted as alerts\n",
+		len(order), days, first.Format(time.DateOnly), last.Format(time.DateOnly))
 	return ExitOK
 }

@@ -97,3 +97,44 @@ func TestRulesListAndShow(t *testing.T) {
 		t.Errorf("list SigmaHQ: exit %d\n%s", table.code, table.stderr)
 	}
 }
+
+// A rule in shadow mode: its findings are counted but not reported, and
+// rules stats shows what it would send.
+func TestShadowRuleAndStats(t *testing.T) {
+	dir := trailDir(t)
+	shadow := filepath.Join(t.TempDir(), "shadow.yml")
+	writeFile(t, shadow, []byte(`title: Any EC2 describe call (trying it out)
+id: 2a1b0c9d-8e7f-4a6b-9c5d-4e3f2a1b0c9d
+shadow: true
+level: high
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventName|startswith: Describe
+  condition: selection
+`))
+	res := run(t, "", "scan", "--format", "json", "--fail-on", "high", "--no-builtin", "--rules", shadow, dir)
+	rep := parseReport(t, res.stdout)
+	if len(rep.Findings) != 0 || res.code != ExitOK || !strings.Contains(res.stdout, `"findings_shadow": 1`) {
+		t.Errorf("shadow finding reported or counted: exit %d\n%s", res.code, res.stdout)
+	}
+	if shown := run(t, "", "scan", "--format", "jsonl", "--include-shadow", "--no-builtin", "--rules", shadow, dir); !strings.Contains(shown.stdout, `"shadow":true`) {
+		t.Errorf("--include-shadow:\n%s", shown.stdout)
+	}
+	stats := run(t, "", "rules", "stats", "--rules", shadow, dir)
+	if stats.code != ExitOK {
+		t.Fatalf("stats: exit %d\n%s", stats.code, stats.stderr)
+	}
+	var line string
+	for _, l := range strings.Split(stats.stdout, "\n") {
+		if strings.Contains(l, "Any EC2 describe call") {
+			line = l
+		}
+	}
+	if f := strings.Fields(line); len(f) < 5 || f[0] != "HIGH" || f[1] != "shadow" || f[2] != "1" || f[3] != "1" {
+		t.Errorf("stats line %q\n%s", line, stats.stdout)
+	}
+	if !strings.Contains(stats.stdout, "Root user activity") || !strings.Contains(stats.stdout, " live ") {
+		t.Errorf("stats lacks the live rules:\n%s", stats.stdout)
+	}
+}

@@ -58,6 +58,7 @@ type scanOptions struct {
 	state       string
 	config      string
 	suppressed  bool
+	shadow      bool
 }
 
 func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -80,6 +81,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.StringVar(&o.state, "state", "", "merge findings into this state and skip files it already holds: a SQLite file, \"default\" (the user's state directory) or a postgres:// URL")
 	fs.StringVar(&o.config, "config", "", "configuration file (YAML) with suppressions: matches people judged benign, kept but not reported")
 	fs.BoolVar(&o.suppressed, "include-suppressed", false, "also show suppressed findings (they never count toward the exit code)")
+	fs.BoolVar(&o.shadow, "include-shadow", false, "also show the findings of rules in shadow mode (they never count toward the exit code)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to this file (for performance work)")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
@@ -241,10 +243,10 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		finding.Sort(findings)
 	}
-	findings, silenced := splitSuppressed(findings, o.suppressed)
+	findings, silenced, shadowed := splitSilenced(findings, o.suppressed, o.shadow)
 	sum := res.summary(len(ruleSet), len(loadErrs))
-	sum.Finish(unsuppressed(findings), elapsed)
-	sum.FindingsSuppressed = silenced
+	sum.Finish(reported(findings), elapsed)
+	sum.FindingsSuppressed, sum.FindingsShadow = silenced, shadowed
 	color := o.color == "always" || (o.color == "auto" && isTerminal(stdout) && os.Getenv("NO_COLOR") == "")
 	opts := finding.Options{Width: terminalWidth(stdout, finding.DefaultWidth), Color: color, Version: Version}
 	if err := write(stdout, findings, sum, opts); err != nil {
@@ -262,32 +264,38 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return ExitUsage
 	case res.unreadable > 0 || res.unrecognised > 0 || res.stateErrors > 0:
 		return ExitUsage
-	case finding.CountAtOrAbove(unsuppressed(findings), threshold) > 0:
+	case finding.CountAtOrAbove(reported(findings), threshold) > 0:
 		return ExitFindings
 	}
 	return ExitOK
 }
 
-// splitSuppressed counts the suppressed findings and leaves them out unless
-// they are to be shown.
-func splitSuppressed(all []*finding.Finding, show bool) ([]*finding.Finding, int) {
-	n := 0
-	out := all[:0:0]
+// splitSilenced counts the suppressed findings and those of rules in shadow
+// mode, and leaves them out unless they are to be shown.
+func splitSilenced(all []*finding.Finding, showSuppressed, showShadow bool) (out []*finding.Finding, suppressed, shadow int) {
+	out = all[:0:0]
 	for _, f := range all {
-		if f.Suppressed {
-			n++
-			if !show {
+		switch {
+		case f.Suppressed:
+			suppressed++
+			if !showSuppressed {
+				continue
+			}
+		case f.Shadow:
+			shadow++
+			if !showShadow {
 				continue
 			}
 		}
 		out = append(out, f)
 	}
-	return out, n
+	return out, suppressed, shadow
 }
 
-// unsuppressed leaves the suppressed findings out.
-func unsuppressed(all []*finding.Finding) []*finding.Finding {
-	out, _ := splitSuppressed(all, false)
+// reported leaves out what is never reported: suppressed findings and
+// those of rules in shadow mode.
+func reported(all []*finding.Finding) []*finding.Finding {
+	out, _, _ := splitSilenced(all, false, false)
 	return out
 }
 
@@ -346,6 +354,7 @@ func ruleInfos(rs []*detect.Rule) map[*detect.Rule]*finding.RuleInfo {
 		m[r] = &finding.RuleInfo{
 			ID: id, Title: r.Title, Source: r.Source, Level: r.Level,
 			Description: r.Description, Attack: r.Attack, FalsePositives: r.FalsePositives,
+			Shadow: r.Shadow,
 		}
 	}
 	return m

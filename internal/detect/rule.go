@@ -49,6 +49,10 @@ type Rule struct {
 	// YAML is the rule's document, for showing it.
 	YAML string
 
+	// Shadow marks a rule being tried out (`shadow: true`): its findings
+	// are counted, per rule and account, but not reported.
+	Shadow bool
+
 	cond node
 }
 
@@ -253,6 +257,11 @@ func parseRule(root *yaml.Node) (*Rule, error) {
 			case "category":
 				r.Logsource.Category = v
 			}
+		}
+	}
+	if n := keys["shadow"]; n != nil {
+		if err := n.Decode(&r.Shadow); err != nil {
+			return r, fmt.Errorf("shadow must be true or false (line %d)", n.Line)
 		}
 	}
 	if n := keys["tests"]; n != nil {

@@ -209,6 +209,7 @@ func (g *group) finding(maxEvidence int) *Finding {
 		FailedCount:       g.failed,
 		Attack:            append([]string{}, r.Attack...),
 		Actor:             g.key.actor,
+		Shadow:            r.Shadow,
 		Suppressed:        g.key.suppressed != "",
 		SuppressedReason:  g.key.suppressed,
 		Account:           g.key.account,

@@ -38,6 +38,10 @@ type RuleInfo struct {
 
 	Attack         []string // ATT&CK technique ids, e.g. "T1562.008"
 	FalsePositives []string
+
+	// Shadow: the rule is being tried out; its findings are marked and not
+	// reported.
+	Shadow bool
 }
 
 // Finding is one rule's matches for one dedup key — rule id, account, region
@@ -55,6 +59,10 @@ type Finding struct {
 	// AttemptFactor.
 	Outcome     string `json:"outcome"`
 	FailedCount int64  `json:"failed_count"`
+
+	// Shadow is set for a finding of a rule in shadow mode: counted, per
+	// rule and account, but not reported nor counted toward the exit code.
+	Shadow bool `json:"shadow,omitempty"`
 
 	// Suppressed is set when a suppression covers the matched events: the
 	// finding is kept but not notified, and does not count toward the exit

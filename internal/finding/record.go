@@ -36,6 +36,7 @@ type recordBody struct {
 	Context *enrich.Summary `json:"context,omitempty"`
 
 	SuppressedReason string `json:"suppressed_reason,omitempty"`
+	Shadow           bool   `json:"shadow,omitempty"`
 }
 
 // Records returns the aggregator's findings as state records, to be merged
@@ -44,7 +45,7 @@ func (a *Aggregator) Records() ([]detect.FindingRecord, error) {
 	out := make([]detect.FindingRecord, 0, len(a.groups))
 	for _, g := range a.groups {
 		r := g.key.rule
-		body := recordBody{Rule: ruleRef(r), Attack: append([]string{}, r.Attack...), Actor: g.key.actor, Region: g.key.region, SuppressedReason: g.key.suppressed}
+		body := recordBody{Rule: ruleRef(r), Attack: append([]string{}, r.Attack...), Actor: g.key.actor, Region: g.key.region, SuppressedReason: g.key.suppressed, Shadow: r.Shadow}
 		if g.hasContext {
 			c := g.context
 			body.Context = &c
@@ -103,6 +104,7 @@ func FromRecord(rec detect.FindingRecord) (*Finding, error) {
 		FailedCount:       failed,
 		Attack:            nonNil(body.Attack),
 		Actor:             body.Actor,
+		Shadow:            body.Shadow,
 		Suppressed:        body.SuppressedReason != "",
 		SuppressedReason:  body.SuppressedReason,
 		Account:           rec.Account,

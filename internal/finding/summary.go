@@ -29,6 +29,8 @@ type Summary struct {
 	// FindingsSuppressed counts the findings suppressions cover (not in
 	// FindingsBySeverity).
 	FindingsSuppressed int
+	// FindingsShadow counts the findings of rules in shadow mode.
+	FindingsShadow int
 
 	RulesLoaded    int
 	RuleLoadErrors int
@@ -72,11 +74,12 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 		EventsPerSecond    float64        `json:"events_per_second"`
 		FindingsBySeverity SeverityCounts `json:"findings_by_severity"`
 		FindingsSuppressed int            `json:"findings_suppressed"`
+		FindingsShadow     int            `json:"findings_shadow"`
 		RulesLoaded        int            `json:"rules_loaded"`
 		RuleLoadErrors     int            `json:"rule_load_errors"`
 	}{
 		s.FilesScanned, skipped, s.EventsDecoded, s.EventsFiltered, s.BadRecords,
 		math.Round(s.Duration.Seconds()*1000) / 1000, s.EventsPerSecond,
-		s.FindingsBySeverity, s.FindingsSuppressed, s.RulesLoaded, s.RuleLoadErrors,
+		s.FindingsBySeverity, s.FindingsSuppressed, s.FindingsShadow, s.RulesLoaded, s.RuleLoadErrors,
 	})
 }

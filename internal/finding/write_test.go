@@ -241,7 +241,7 @@ func TestJSONDocument(t *testing.T) {
 	}
 	slices.Sort(keys)
 	want := []string{"bad_records", "duration_seconds", "events_decoded", "events_filtered", "events_per_second",
-		"files_scanned", "files_skipped", "findings_by_severity", "findings_suppressed", "rule_load_errors", "rules_loaded"}
+		"files_scanned", "files_skipped", "findings_by_severity", "findings_shadow", "findings_suppressed", "rule_load_errors", "rules_loaded"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("summary keys %v, want %v", keys, want)
 	}
