@@ -73,7 +73,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.Var(&o.accounts, "account", "only events of this account id (repeatable, or comma-separated)")
 	fs.Var(&o.regions, "region", "only events of this region (repeatable, or comma-separated)")
 	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "files decoded in parallel")
-	fs.IntVar(&o.maxEvidence, "max-evidence", 1000, "event ids kept per finding (the count is always complete)")
+	fs.IntVar(&o.maxEvidence, "max-evidence", 100, "event ids kept per finding (the count is always complete); memory grows with it")
 	fs.StringVar(&o.progress, "progress", "auto", "progress line on stderr: auto (when a terminal), always, never")
 	fs.StringVar(&o.color, "color", "auto", "colour in the table: auto, always, never")
 	fs.Var(&o.threatLists, "threat-list", "file of threat IPs/CIDRs (text or CSV): a call from one is a finding (repeatable)")
@@ -189,7 +189,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if st != nil {
 			state = st
 		}
-		corr = newCorrelating(corrs, state, o.maxEvidence)
+		corr = newCorrelating(corrs, state, st == nil, o.maxEvidence)
 	}
 
 	showProgress := o.progress == "always" || (o.progress == "auto" && tty)
@@ -220,6 +220,12 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	start := time.Now()
 	res := sc.run(ctx, paths, stdin, showProgress)
 	elapsed := time.Since(start)
+	if p := os.Getenv("TRAILSENTRY_MEMPROFILE"); p != "" { // for performance work
+		if f, err := os.Create(p); err == nil {
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
 
 	findings := res.agg.Findings()
 	var corrRecs []detect.FindingRecord
