@@ -149,56 +149,15 @@ const notMonotone = "with sliding event-time windows evaluated in any order, onl
 // parseCorrelation reads one correlation document. On error it still
 // returns what it read, so the error can name the correlation.
 func parseCorrelation(root *yaml.Node) (*Correlation, error) {
-	c := &Correlation{}
-	dupErr := duplicateKeys(root, 0)
-	keys := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		keys[deref(root.Content[i]).Value] = deref(root.Content[i+1])
+	m, keys, err := readMeta(root, "correlation")
+	c := &Correlation{
+		ID: m.ID, Title: m.Title, Name: m.Name, Status: m.Status, Description: m.Description,
+		Author: m.Author, Date: m.Date, Modified: m.Modified, Level: m.Level,
+		Tags: m.Tags, Attack: m.Attack, FalsePositives: m.FalsePositives, References: m.References,
 	}
-	var err error
-	str := func(key string, dst *string) {
-		if n := keys[key]; n != nil && err == nil {
-			*dst, err = stringOf(key, n)
-		}
-	}
-	list := func(key string, dst *[]string) {
-		if n := keys[key]; n != nil && err == nil {
-			*dst, err = stringsOf(key, n)
-		}
-	}
-	str("title", &c.Title)
-	str("id", &c.ID)
-	str("name", &c.Name)
-	str("status", &c.Status)
-	str("description", &c.Description)
-	str("author", &c.Author)
-	str("date", &c.Date)
-	str("modified", &c.Modified)
-	str("level", &c.Level)
-	list("tags", &c.Tags)
-	list("falsepositives", &c.FalsePositives)
-	list("references", &c.References)
 	if err != nil {
 		return c, err
 	}
-	if n := keys["author"]; n != nil && n.Kind == yaml.SequenceNode {
-		authors, _ := stringsOf("author", n)
-		c.Author = strings.Join(authors, ", ")
-	}
-	if dupErr != nil {
-		return c, dupErr
-	}
-	if c.Title == "" {
-		return c, fmt.Errorf("the correlation has no title")
-	}
-	switch c.Level = strings.ToLower(strings.TrimSpace(c.Level)); c.Level {
-	case "":
-		c.Level = "medium"
-	case "informational", "low", "medium", "high", "critical":
-	default:
-		return c, fmt.Errorf("level %q is not one of informational, low, medium, high, critical", c.Level)
-	}
-	c.Attack = attackIDs(c.Tags)
 	if keys["detection"] != nil {
 		return c, fmt.Errorf("a document has either detection or correlation, not both")
 	}

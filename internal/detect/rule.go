@@ -184,65 +184,24 @@ func parseRule(root *yaml.Node) (*Rule, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("a rule must be a YAML map (line %d)", root.Line)
 	}
-	r := &Rule{}
-	dupErr := duplicateKeys(root, 0)
-	keys := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		keys[deref(root.Content[i]).Value] = deref(root.Content[i+1])
-	}
-	var err error
-	str := func(key string, dst *string) {
-		if n := keys[key]; n != nil && err == nil {
-			*dst, err = stringOf(key, n)
-		}
-	}
-	list := func(key string, dst *[]string) {
-		if n := keys[key]; n != nil && err == nil {
-			*dst, err = stringsOf(key, n)
-		}
-	}
-	str("title", &r.Title)
-	str("id", &r.ID)
-	str("name", &r.Name)
-	str("status", &r.Status)
-	str("description", &r.Description)
-	str("author", &r.Author)
-	str("date", &r.Date)
-	str("modified", &r.Modified)
-	str("level", &r.Level)
-	list("tags", &r.Tags)
-	list("falsepositives", &r.FalsePositives)
-	list("references", &r.References)
-	if err != nil {
-		return r, err
-	}
-	if n := keys["author"]; n != nil && n.Kind == yaml.SequenceNode {
-		authors, _ := stringsOf("author", n)
-		r.Author = strings.Join(authors, ", ")
-	}
-
-	if dupErr != nil {
-		return r, dupErr
+	m, keys, err := readMeta(root, "rule")
+	r := &Rule{
+		ID: m.ID, Title: m.Title, Name: m.Name, Status: m.Status, Description: m.Description,
+		Author: m.Author, Date: m.Date, Modified: m.Modified, Level: m.Level,
+		Tags: m.Tags, Attack: m.Attack, FalsePositives: m.FalsePositives, References: m.References,
 	}
 	switch {
+	case err != nil && !errors.As(err, new(noTitle)):
+		return r, err
 	case keys["correlation"] != nil:
 		return r, fmt.Errorf("correlation rules are %w yet", ErrUnsupported)
 	case keys["action"] != nil:
 		return r, fmt.Errorf("action: %s: Sigma 1.0 rule collections are %w; write each rule as a complete document", keys["action"].Value, ErrUnsupported)
 	case keys["filter"] != nil && keys["detection"] == nil:
 		return r, fmt.Errorf("sigma filters are %w yet", ErrUnsupported)
+	case err != nil:
+		return r, err
 	}
-	if r.Title == "" {
-		return r, fmt.Errorf("the rule has no title")
-	}
-	switch r.Level = strings.ToLower(strings.TrimSpace(r.Level)); r.Level {
-	case "":
-		r.Level = "medium"
-	case "informational", "low", "medium", "high", "critical":
-	default:
-		return r, fmt.Errorf("level %q is not one of informational, low, medium, high, critical", r.Level)
-	}
-	r.Attack = attackIDs(r.Tags)
 	if ls := keys["logsource"]; ls != nil {
 		if ls.Kind != yaml.MappingNode {
 			return r, fmt.Errorf("logsource must be a map (line %d)", ls.Line)
@@ -277,6 +236,76 @@ func parseRule(root *yaml.Node) (*Rule, error) {
 		return r, err
 	}
 	return r, nil
+}
+
+// meta is what rules and correlation rules alike say about themselves.
+type meta struct {
+	ID, Title, Name, Status, Description, Author, Date, Modified, Level string
+	Tags, Attack, FalsePositives, References                            []string
+}
+
+// noTitle is a document without a title (whether it is what gets reported
+// depends on what else is wrong with the document).
+type noTitle struct{ what string }
+
+func (e noTitle) Error() string { return "the " + e.what + " has no title" }
+
+// readMeta reads a document's metadata and its top-level keys: strings and
+// lists type-checked, authors joined, the level normalised (medium when
+// absent), ATT&CK ids taken from the tags. what names the document in
+// errors ("rule", "correlation").
+func readMeta(root *yaml.Node, what string) (meta, map[string]*yaml.Node, error) {
+	var m meta
+	dupErr := duplicateKeys(root, 0)
+	keys := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		keys[deref(root.Content[i]).Value] = deref(root.Content[i+1])
+	}
+	var err error
+	str := func(key string, dst *string) {
+		if n := keys[key]; n != nil && err == nil {
+			*dst, err = stringOf(key, n)
+		}
+	}
+	list := func(key string, dst *[]string) {
+		if n := keys[key]; n != nil && err == nil {
+			*dst, err = stringsOf(key, n)
+		}
+	}
+	str("title", &m.Title)
+	str("id", &m.ID)
+	str("name", &m.Name)
+	str("status", &m.Status)
+	str("description", &m.Description)
+	str("author", &m.Author)
+	str("date", &m.Date)
+	str("modified", &m.Modified)
+	str("level", &m.Level)
+	list("tags", &m.Tags)
+	list("falsepositives", &m.FalsePositives)
+	list("references", &m.References)
+	if err != nil {
+		return m, keys, err
+	}
+	if n := keys["author"]; n != nil && n.Kind == yaml.SequenceNode {
+		authors, _ := stringsOf("author", n)
+		m.Author = strings.Join(authors, ", ")
+	}
+	if dupErr != nil {
+		return m, keys, dupErr
+	}
+	if m.Title == "" {
+		return m, keys, noTitle{what}
+	}
+	switch m.Level = strings.ToLower(strings.TrimSpace(m.Level)); m.Level {
+	case "":
+		m.Level = "medium"
+	case "informational", "low", "medium", "high", "critical":
+	default:
+		return m, keys, fmt.Errorf("level %q is not one of informational, low, medium, high, critical", m.Level)
+	}
+	m.Attack = attackIDs(m.Tags)
+	return m, keys, nil
 }
 
 // duplicateKeys reports the first key defined twice in a map anywhere in
