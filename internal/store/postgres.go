@@ -470,26 +470,9 @@ func (t *pgTx) UpsertFindings(ctx context.Context, recs []detect.FindingRecord) 
 	if err := t.usable(true); err != nil {
 		return nil, err
 	}
-	merged, idx, err := mergeRecords(recs)
+	merged, idx, err := mergeWithStored(ctx, t, recs)
 	if err != nil {
 		return nil, err
-	}
-	ids := make([]string, len(merged))
-	for i, r := range merged {
-		ids[i] = r.ID
-	}
-	stored, err := t.Findings(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("upsert findings: %w", err)
-	}
-	old := make(map[string]detect.FindingRecord, len(stored))
-	for _, r := range stored {
-		old[r.ID] = r
-	}
-	for i, r := range merged {
-		if o, ok := old[r.ID]; ok {
-			merged[i] = detect.MergeFindingRecords(o, r)
-		}
 	}
 	err = chunks(len(merged), func(lo, hi int) error {
 		n := hi - lo

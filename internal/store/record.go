@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -247,4 +248,32 @@ func sortRecords(out []detect.FindingRecord) {
 
 func sortCheckpoints(out []detect.Checkpoint) {
 	slices.SortFunc(out, func(a, b detect.Checkpoint) int { return strings.Compare(a.Key, b.Key) })
+}
+
+// mergeWithStored merges a batch of records — those sharing an id first —
+// with what the state already holds for their ids: the records an upsert
+// writes. idx maps each given record to its merged one.
+func mergeWithStored(ctx context.Context, r detect.Reader, recs []detect.FindingRecord) ([]detect.FindingRecord, []int, error) {
+	merged, idx, err := mergeRecords(recs)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := make([]string, len(merged))
+	for i, rec := range merged {
+		ids[i] = rec.ID
+	}
+	stored, err := r.Findings(ctx, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("upsert findings: %w", err)
+	}
+	old := make(map[string]detect.FindingRecord, len(stored))
+	for _, rec := range stored {
+		old[rec.ID] = rec
+	}
+	for i, rec := range merged {
+		if o, ok := old[rec.ID]; ok {
+			merged[i] = detect.MergeFindingRecords(o, rec)
+		}
+	}
+	return merged, idx, nil
 }

@@ -488,31 +488,15 @@ func (t *sqliteTx) UpsertFindings(ctx context.Context, recs []detect.FindingReco
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
-	merged, idx, err := mergeRecords(recs)
+	merged, idx, err := mergeWithStored(ctx, t, recs)
 	if err != nil {
 		return nil, err
-	}
-	ids := make([]string, len(merged))
-	for i, r := range merged {
-		ids[i] = r.ID
-	}
-	stored, err := t.Findings(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("upsert findings: %w", err)
-	}
-	old := make(map[string]detect.FindingRecord, len(stored))
-	for _, r := range stored {
-		old[r.ID] = r
 	}
 	st, err := t.stmt(ctx, sqliteUpsertFinding)
 	if err != nil {
 		return nil, fmt.Errorf("upsert findings: %w", err)
 	}
-	for i, r := range merged {
-		if o, ok := old[r.ID]; ok {
-			r = detect.MergeFindingRecords(o, r)
-			merged[i] = r
-		}
+	for _, r := range merged {
 		data, err := encodeRecord(r)
 		if err != nil {
 			return nil, err
