@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"github.com/trailsentry/trailsentry/internal/detect"
-	"github.com/trailsentry/trailsentry/internal/enrich/enrichtest"
-	"github.com/trailsentry/trailsentry/internal/event"
 )
 
 // Tests of the sequence correlations (rules/cloudtrail/corr_seq_*.yml) on
@@ -160,36 +157,11 @@ var seqPack = sync.OnceValues(func() ([]*detect.Rule, []*detect.Correlation) {
 // correlateSeq is correlate on the pack loaded once.
 func correlateSeq(t *testing.T, recs []string) []string {
 	t.Helper()
-	ctx := context.Background()
 	rules, corrs := seqPack()
 	if rules == nil {
 		t.Fatal("the pack does not load")
 	}
-	eng := detect.NewEngine(rules)
-	c := detect.NewCorrelator(corrs, 100)
-	state := detect.NewMemoryState()
-	var out []string
-	for _, rec := range recs {
-		ev, err := event.NewDecoder(strings.NewReader(rec)).Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		v := enrichtest.View(ev)
-		var matched []*detect.Rule
-		eng.Match(v, func(r *detect.Rule) { matched = append(matched, r) })
-		occ := c.Match(v, matched)
-		if err := state.Update(ctx, func(tx detect.Tx) error {
-			hits, err := c.Add(ctx, tx, occ)
-			for _, h := range hits {
-				out = append(out, h.Correlation.Title+" | "+h.GroupValues[0].Value)
-			}
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return runCorrelations(t, rules, corrs, recs)
 }
 
 // checkSeq runs recs through the pack in order, reversed and shuffled, and

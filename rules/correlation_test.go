@@ -21,11 +21,19 @@ func denial(principal string, at time.Time, action string, n int) string {
 }
 
 // correlate runs the pack over records and returns the correlation hits'
-// titles with the group's actor.
+// titles with the group's first value.
 func correlate(t *testing.T, recs []string) []string {
 	t.Helper()
-	ctx := context.Background()
 	rules, corrs := loadPack(t)
+	return runCorrelations(t, rules, corrs, recs)
+}
+
+// runCorrelations feeds records one by one through the rules and their
+// correlations on a fresh memory state, as the scanner does, and returns
+// the hits as "title | first group value", sorted, each once.
+func runCorrelations(t *testing.T, rules []*detect.Rule, corrs []*detect.Correlation, recs []string) []string {
+	t.Helper()
+	ctx := context.Background()
 	eng := detect.NewEngine(rules)
 	c := detect.NewCorrelator(corrs, 100)
 	state := detect.NewMemoryState()
@@ -39,13 +47,15 @@ func correlate(t *testing.T, recs []string) []string {
 		var matched []*detect.Rule
 		eng.Match(v, func(r *detect.Rule) { matched = append(matched, r) })
 		occ := c.Match(v, matched)
-		state.Update(ctx, func(tx detect.Tx) error {
+		if err := state.Update(ctx, func(tx detect.Tx) error {
 			hits, err := c.Add(ctx, tx, occ)
 			for _, h := range hits {
 				out = append(out, h.Correlation.Title+" | "+h.GroupValues[0].Value)
 			}
 			return err
-		})
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
