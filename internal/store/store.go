@@ -16,6 +16,7 @@
 //	record.go    what the findings table keeps beside its columns, and time helpers
 //	sqlite.go    the SQLite backend
 //	postgres.go  the PostgreSQL backend
+//	outbox.go    the alert outbox, on both backends
 package store
 
 import (
@@ -32,6 +33,9 @@ import (
 // Store is detection state kept in a database.
 type Store interface {
 	detect.State
+	// Outbox holds the alert notifications to send, enqueued in the same
+	// transactions as the findings (outbox.go).
+	Outbox
 
 	// Backend is "sqlite" or "postgres".
 	Backend() string

@@ -307,7 +307,7 @@ func sqliteTableNames(t *testing.T, db *sql.DB) string {
 
 func TestStoreSQLiteSchema(t *testing.T) {
 	st := openT(t, filepath.Join(t.TempDir(), "s.db")).(*sqliteStore)
-	if got := sqliteTableNames(t, st.reader); got != "baselines checkpoints findings occurrences schema_migrations" {
+	if got := sqliteTableNames(t, st.reader); got != "baselines checkpoints findings occurrences outbox schema_migrations sqlite_sequence" {
 		t.Errorf("tables: %s", got)
 	}
 	var mode string
