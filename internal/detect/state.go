@@ -95,8 +95,8 @@ type Tx interface {
 	AddOccurrences(ctx context.Context, occ []Occurrence) (fresh []bool, err error)
 
 	// Observe merges observations into the baselines of their keys: the
-	// earliest and latest (time, eventID) win and the count grows by one per
-	// observation. It returns, for each observation, the baseline of its key
+	// earliest and latest (time, eventID) win and the count grows by each
+	// observation's Count (one when unset). It returns, for each observation, the baseline of its key
 	// after the whole batch; obs[i] is the first sighting of its value when
 	// the result's First equals its own (Time, EventID). An empty Kind,
 	// Scope or Value is an error.
@@ -206,6 +206,10 @@ type Observation struct {
 	Kind, Scope, Value string
 	Time               time.Time // the event's time
 	EventID            string
+	// Count is how many sightings the observation stands for: a caller that
+	// merged repeats in memory sends one observation per distinct value.
+	// Zero counts as one.
+	Count int64
 }
 
 // Canonical returns the observation as every implementation stores it.
@@ -216,6 +220,7 @@ func (o Observation) Canonical() Observation {
 		Value:   CanonicalKey(o.Value),
 		Time:    CanonicalTime(o.Time),
 		EventID: CanonicalKey(o.EventID),
+		Count:   max(o.Count, 1),
 	}
 }
 
@@ -261,8 +266,9 @@ type Baseline struct {
 // there was none). Implementations that merge in Go use it.
 func MergeObservation(b Baseline, o Observation) Baseline {
 	s := Sighting{o.Time, o.EventID}
+	n := max(o.Count, 1)
 	if b.Count == 0 {
-		return Baseline{BaselineKey: o.Key(), First: s, Last: s, Count: 1}
+		return Baseline{BaselineKey: o.Key(), First: s, Last: s, Count: n}
 	}
 	if s.Before(b.First) {
 		b.First = s
@@ -270,7 +276,7 @@ func MergeObservation(b Baseline, o Observation) Baseline {
 	if b.Last.Before(s) {
 		b.Last = s
 	}
-	b.Count++
+	b.Count += n
 	return b
 }
 

@@ -1,0 +1,636 @@
+package detect
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ProfileDetector is one of the profile detections, as findings name it.
+type ProfileDetector struct {
+	ID          string
+	Title       string
+	Level       string // the level when the hit does not set its own
+	Description string
+	Attack      []string
+}
+
+// The profile detections.
+var (
+	ProfileNewAPI = &ProfileDetector{
+		ID: "trailsentry-profile-new-api", Title: "Principal calls an API it has never called", Level: "low",
+		Description: "After its learning period, a principal successfully called IAM actions it had never called before. " +
+			"How rare they are in the account is the rarity: unseen (no principal of the account had called them), " +
+			"rare (under 0.1% of the account's calls) or infrequent (under 1%). Stolen credentials are put to uses their owner never had.",
+		Attack: []string{"T1078.004"},
+	}
+	ProfileNewService = &ProfileDetector{
+		ID: "trailsentry-profile-new-service", Title: "Principal uses an AWS service it has never used", Level: "low",
+		Description: "After its learning period, a principal successfully used AWS services it had never used before.",
+		Attack:      []string{"T1078.004"},
+	}
+	ProfileNewClient = &ProfileDetector{
+		ID: "trailsentry-profile-new-client", Title: "Principal calls from a kind of client it has never used", Level: "low",
+		Description: "After its learning period, a principal's calls came from a user-agent family it had never used (a role that only Terraform used, now called from the AWS CLI or a Python SDK).",
+		Attack:      []string{"T1078.004"},
+	}
+	ProfileNewRegion = &ProfileDetector{
+		ID: "trailsentry-profile-new-region", Title: "Principal acts in a region it has never used", Level: "low",
+		Description: "After its learning period, a principal made calls in an AWS region it had never used.",
+		Attack:      []string{"T1535"},
+	}
+	ProfileAccountNewRegion = &ProfileDetector{
+		ID: "trailsentry-profile-account-new-region", Title: "Account used in a region it has never used", Level: "medium",
+		Description: "After the account's learning period, calls were made in an AWS region the account had never used: attackers mine or hide in regions nobody watches.",
+		Attack:      []string{"T1535"},
+	}
+	ProfileNewNetwork = &ProfileDetector{
+		ID: "trailsentry-profile-new-network", Title: "Principal calls from a network it has never used", Level: "low",
+		Description: "After its learning period, a principal's calls came from a public network (a /24, or /48 for IPv6) it had never called from. " +
+			"Unseen: no principal of the account had called from it.",
+		Attack: []string{"T1078.004"},
+	}
+	ProfileKeyNewNetwork = &ProfileDetector{
+		ID: "trailsentry-key-new-network", Title: "Long-term access key used from a new network", Level: "medium",
+		Description: "After its learning period, an IAM user's or root's long-term access key (AKIA…) was used from a public network it had never been used from: leaked keys are used from the attacker's machine.",
+		Attack:      []string{"T1078.004", "T1552.001"},
+	}
+	ProfileTempKeyOtherNetwork = &ProfileDetector{
+		ID: "trailsentry-key-temporary-other-network", Title: "Temporary credentials used from another network than they were issued to", Level: "high",
+		Description: "Temporary credentials (ASIA…) were used from a public network other than the one the STS call that issued them came from: a session's credentials were copied elsewhere.",
+		Attack:      []string{"T1550.001", "T1078.004"},
+	}
+	ProfileInstanceKeyOtherNetwork = &ProfileDetector{
+		ID: "trailsentry-key-instance-credentials-other-network", Title: "EC2 instance credentials used from another network", Level: "high",
+		Description: "An EC2 instance profile's credentials (the session is named after the instance) were used from a public network other than the one the instance first used them from: " +
+			"credentials taken through the instance metadata service (SSRF, a compromised workload) and used elsewhere.",
+		Attack: []string{"T1552.005", "T1078.004"},
+	}
+	ProfileNewUserKeyUsed = &ProfileDetector{
+		ID: "trailsentry-seq-new-user-key-used", Title: "New IAM user's access key created and used", Level: "high",
+		Description: "An IAM user was created, an access key was created for it, and the key was used, all within 24 hours: a persistence foothold put to work.",
+		Attack:      []string{"T1136.003", "T1098.001"},
+	}
+)
+
+// ProfileDetectors lists every profile detection.
+var ProfileDetectors = []*ProfileDetector{
+	ProfileNewAPI, ProfileNewService, ProfileNewClient, ProfileNewRegion, ProfileAccountNewRegion,
+	ProfileNewNetwork, ProfileKeyNewNetwork, ProfileTempKeyOtherNetwork, ProfileInstanceKeyOtherNetwork,
+	ProfileNewUserKeyUsed,
+}
+
+// Rarity of a value a principal used for the first time, by how the account
+// as a whole uses it.
+const (
+	RarityUnseen     = "unseen"     // no principal of the account had used it
+	RarityRare       = "rare"       // under 0.1% of the account's calls
+	RarityInfrequent = "infrequent" // under 1% of the account's calls
+)
+
+// ProfileHit is one profile finding: a detection, whose profile (a
+// principal, account or access key) and what was new or out of place in it.
+type ProfileHit struct {
+	Detector *ProfileDetector
+	Level    string // the detector's, or one set by the rarity
+	Account  string
+	// Subject is whose profile: a principal ARN, an account id, an access
+	// key id.
+	Subject string
+	Rarity  string // for first-seen detections; "" otherwise
+	// Values are what was new (API names, regions, networks, ...), each
+	// with the time it was first seen, earliest first.
+	Values []Stamp
+	// Evidence are the events the values were first seen in.
+	Evidence    []Stamp
+	First, Last time.Time
+	// Detail says what the values are measured against ("issued to
+	// 198.51.100.0/24"), for the description.
+	Detail string
+}
+
+// RiskTier ranks an actor by the riskiest calls it made.
+type RiskTier struct {
+	Tier       string   // "high", "medium" or "low"
+	Categories []string // the risk categories of its calls, sorted
+}
+
+// tierOf ranks risk categories: calls that can take over the account or
+// hide it rank high.
+func tierOf(categories []string) string {
+	tier := "low"
+	for _, c := range categories {
+		switch c {
+		case "privilege-escalation", "credentials-exposure", "defense-evasion":
+			return "high"
+		case "resource-exposure", "data-exfiltration", "infrastructure-modification":
+			tier = "medium"
+		}
+	}
+	return tier
+}
+
+// RiskTiers returns the risk tier of each actor ("<account> <actor>", as
+// findings name them) that made calls with a risk category; the others have
+// none.
+func (p *Profiler) RiskTiers(ctx context.Context, r Reader, actors []string) (map[string]RiskTier, error) {
+	keys := make([]BaselineKey, 0, len(actors))
+	for _, a := range actors {
+		keys = append(keys, kindRisk.baselineKey(a, ""))
+	}
+	got, err := r.Baselines(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: read risk: %w", err)
+	}
+	cats := map[string][]string{}
+	prefix := profileKinds[kindRisk].scope
+	for _, b := range got {
+		a := strings.TrimPrefix(b.Scope, prefix)
+		cats[a] = append(cats[a], b.Value)
+	}
+	out := make(map[string]RiskTier, len(cats))
+	for a, c := range cats {
+		slices.Sort(c)
+		out[a] = RiskTier{Tier: tierOf(c), Categories: c}
+	}
+	return out, nil
+}
+
+// AllTouched returns every principal, account and key the state holds a
+// profile of: to derive the findings of the whole state.
+func AllTouched(ctx context.Context, r Reader) (Touched, error) {
+	t := newTouched()
+	got, err := r.Baselines(ctx, []BaselineKey{
+		kindActivePrincipal.baselineKey("", ""), kindActiveAccount.baselineKey("", ""), kindActiveKey.baselineKey("", ""),
+	})
+	if err != nil {
+		return t, fmt.Errorf("profiles: list: %w", err)
+	}
+	for _, b := range got {
+		switch b.Scope {
+		case profileKinds[kindActivePrincipal].scope:
+			t.Principals[b.Value] = true
+		case profileKinds[kindActiveAccount].scope:
+			t.Accounts[b.Value] = true
+		case profileKinds[kindActiveKey].scope:
+			t.Keys[b.Value] = true
+		}
+	}
+	return t, nil
+}
+
+// evaluation is one Evaluate's reads.
+type evaluation struct {
+	p   *Profiler
+	ctx context.Context
+	r   Reader
+}
+
+// read returns the baselines for the keys, grouped by kind and scope.
+func (e *evaluation) read(keys []BaselineKey) (map[BaselineKey][]Baseline, error) {
+	got, err := e.r.Baselines(e.ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: read baselines: %w", err)
+	}
+	out := map[BaselineKey][]Baseline{}
+	for _, b := range got {
+		k := BaselineKey{Kind: b.Kind, Scope: b.Scope}
+		out[k] = append(out[k], b)
+	}
+	return out, nil
+}
+
+// chunk is how many subjects one read asks about.
+const profileChunk = 256
+
+// Evaluate derives the profile findings of the touched principals, accounts
+// and keys from the state, sorted by detector, account and subject. The
+// answer depends only on what the state holds.
+func (p *Profiler) Evaluate(ctx context.Context, r Reader, t Touched) ([]ProfileHit, error) {
+	e := &evaluation{p: p, ctx: ctx, r: r}
+	var hits []ProfileHit
+	for _, batch := range chunks(sortedKeys(t.Accounts), profileChunk) {
+		h, err := e.accounts(batch)
+		if err != nil {
+			return nil, err
+		}
+		hits = append(hits, h...)
+	}
+	for _, batch := range chunks(sortedKeys(t.Principals), profileChunk) {
+		h, err := e.principals(batch)
+		if err != nil {
+			return nil, err
+		}
+		hits = append(hits, h...)
+	}
+	for _, batch := range chunks(sortedKeys(t.Keys), profileChunk) {
+		h, err := e.keys(batch)
+		if err != nil {
+			return nil, err
+		}
+		hits = append(hits, h...)
+	}
+	slices.SortFunc(hits, func(a, b ProfileHit) int {
+		return cmp.Or(strings.Compare(a.Detector.ID, b.Detector.ID), strings.Compare(a.Account, b.Account),
+			strings.Compare(a.Subject, b.Subject), strings.Compare(a.Rarity, b.Rarity))
+	})
+	return hits, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func chunks(s []string, n int) [][]string {
+	var out [][]string
+	for len(s) > n {
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	if len(s) > 0 {
+		out = append(out, s)
+	}
+	return out
+}
+
+// starts returns the first sighting of each subject of an "active" kind.
+func (e *evaluation) starts(kind profileKind, subjects []string) (map[string]Baseline, error) {
+	keys := make([]BaselineKey, len(subjects))
+	for i, s := range subjects {
+		keys[i] = kind.baselineKey(s, "") // a point query: the subject is the value
+	}
+	got, err := e.r.Baselines(e.ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: read activity: %w", err)
+	}
+	out := make(map[string]Baseline, len(got))
+	for _, b := range got {
+		out[b.Value] = b
+	}
+	return out, nil
+}
+
+// newValues returns the baselines first seen after the learning period that
+// starts at start.
+func (e *evaluation) newValues(list []Baseline, start Baseline) []Baseline {
+	if start.Count == 0 {
+		return nil
+	}
+	end := start.First.Time.Add(e.p.learning)
+	var out []Baseline
+	for _, b := range list {
+		if b.First.Time.After(end) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// hit builds a finding from new values, earliest first.
+func hit(d *ProfileDetector, level, account, subject, rarity string, vals []Baseline) ProfileHit {
+	slices.SortFunc(vals, func(a, b Baseline) int {
+		return cmp.Or(compareSightings(a.First, b.First), strings.Compare(a.Value, b.Value))
+	})
+	h := ProfileHit{Detector: d, Level: cmp.Or(level, d.Level), Account: account, Subject: subject, Rarity: rarity}
+	for _, b := range vals {
+		h.Values = append(h.Values, Stamp{b.First.Time, b.Value})
+		h.Evidence = append(h.Evidence, Stamp{b.First.Time, b.First.EventID})
+	}
+	h.First, h.Last = vals[0].First.Time, vals[len(vals)-1].First.Time
+	slices.SortFunc(h.Evidence, compareStamps)
+	h.Evidence = slices.Compact(h.Evidence)
+	return h
+}
+
+// accounts derives the account-wide first-seen findings: new regions.
+func (e *evaluation) accounts(accounts []string) ([]ProfileHit, error) {
+	start, err := e.starts(kindActiveAccount, accounts)
+	if err != nil {
+		return nil, err
+	}
+	var keys []BaselineKey
+	for _, a := range accounts {
+		keys = append(keys, kindRegionAccount.baselineKey(a, ""))
+	}
+	got, err := e.read(keys)
+	if err != nil {
+		return nil, err
+	}
+	var hits []ProfileHit
+	for _, a := range accounts {
+		if vals := e.newValues(got[kindRegionAccount.baselineKey(a, "")], start[a]); len(vals) > 0 {
+			hits = append(hits, hit(ProfileAccountNewRegion, "", a, a, RarityUnseen, vals))
+		}
+	}
+	return hits, nil
+}
+
+// principalAccount is the account in a principal's ARN.
+func principalAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[4]
+}
+
+// principals derives each principal's first-seen findings, graded by how
+// the principal's account uses the values.
+func (e *evaluation) principals(principals []string) ([]ProfileHit, error) {
+	start, err := e.starts(kindActivePrincipal, principals)
+	if err != nil {
+		return nil, err
+	}
+	kinds := []profileKind{kindAPI, kindService, kindClient, kindRegion, kindNetwork}
+	var keys []BaselineKey
+	accounts := map[string]bool{}
+	for _, p := range principals {
+		for _, k := range kinds {
+			keys = append(keys, k.baselineKey(p, ""))
+		}
+		if a := principalAccount(p); a != "" {
+			accounts[a] = true
+		}
+	}
+	got, err := e.read(keys)
+	if err != nil {
+		return nil, err
+	}
+
+	// The account side, for rarity: its activity, and its baselines of the
+	// values principals used for the first time.
+	acctList := sortedKeys(accounts)
+	acctStart, err := e.starts(kindActiveAccount, acctList)
+	if err != nil {
+		return nil, err
+	}
+	type newOf struct {
+		p    string
+		kind profileKind
+		vals []Baseline
+	}
+	var found []newOf
+	var acctKeys []BaselineKey
+	accountKind := map[profileKind]profileKind{kindAPI: kindAPIAccount, kindRegion: kindRegionAccount, kindNetwork: kindNetworkAccount}
+	for _, p := range principals {
+		for _, k := range kinds {
+			vals := e.newValues(got[k.baselineKey(p, "")], start[p])
+			if len(vals) == 0 {
+				continue
+			}
+			found = append(found, newOf{p, k, vals})
+			if ak, ok := accountKind[k]; ok {
+				for _, v := range vals {
+					acctKeys = append(acctKeys, ak.baselineKey(principalAccount(p), v.Value))
+				}
+			}
+		}
+	}
+	acctBase := map[BaselineKey]Baseline{}
+	if len(acctKeys) > 0 {
+		list, err := e.r.Baselines(e.ctx, acctKeys)
+		if err != nil {
+			return nil, fmt.Errorf("profiles: read account baselines: %w", err)
+		}
+		for _, b := range list {
+			acctBase[b.BaselineKey] = b
+		}
+	}
+	detectors := map[profileKind]*ProfileDetector{
+		kindAPI: ProfileNewAPI, kindService: ProfileNewService, kindClient: ProfileNewClient,
+		kindRegion: ProfileNewRegion, kindNetwork: ProfileNewNetwork,
+	}
+	var hits []ProfileHit
+	for _, f := range found {
+		account := principalAccount(f.p)
+		byRarity := map[string][]Baseline{}
+		for _, v := range f.vals {
+			rarity := RarityUnseen
+			if ak, ok := accountKind[f.kind]; ok {
+				ab := acctBase[ak.baselineKey(account, v.Value)]
+				as := acctStart[account]
+				switch {
+				case ab.Count == 0 || ab.First == v.First:
+					rarity = RarityUnseen
+					if f.kind == kindRegion && ab.First.Time.After(as.First.Time.Add(e.p.learning)) && as.Count > 0 {
+						continue // the account's own new region: reported once, for the account
+					}
+				case as.Count > 0 && ab.Count*1000 < as.Count:
+					rarity = RarityRare
+				case as.Count > 0 && ab.Count*100 < as.Count:
+					rarity = RarityInfrequent
+				default:
+					continue // common in the account: a principal taking up what others do
+				}
+			}
+			byRarity[rarity] = append(byRarity[rarity], v)
+		}
+		for _, rarity := range []string{RarityUnseen, RarityRare, RarityInfrequent} {
+			if vals := byRarity[rarity]; len(vals) > 0 {
+				hits = append(hits, hit(detectors[f.kind], rarityLevel(detectors[f.kind], rarity), account, f.p, rarity, vals))
+			}
+		}
+	}
+	return hits, nil
+}
+
+// rarityLevel grades a first-seen finding: what nobody in the account did
+// before ranks a step above the detector's level, what some do rarely stays,
+// and what is merely infrequent is informational.
+func rarityLevel(d *ProfileDetector, rarity string) string {
+	switch rarity {
+	case RarityUnseen:
+		if d.Level == "low" {
+			return "medium"
+		}
+	case RarityInfrequent:
+		return "informational"
+	}
+	return d.Level
+}
+
+var instanceSession = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
+
+// keys derives the access-key findings: a long-term key from a new network,
+// temporary credentials away from where they were issued, instance
+// credentials away from the instance, a new user's key put to use.
+func (e *evaluation) keys(keys []string) ([]ProfileHit, error) {
+	start, err := e.starts(kindActiveKey, keys)
+	if err != nil {
+		return nil, err
+	}
+	var q []BaselineKey
+	for _, k := range keys {
+		q = append(q, kindKeyNetwork.baselineKey(k, ""), kindKeyIssued.baselineKey(k, ""),
+			kindKeySession.baselineKey(k, ""), kindKeyCreated.baselineKey(k, ""))
+	}
+	got, err := e.read(q)
+	if err != nil {
+		return nil, err
+	}
+	var hits []ProfileHit
+	var created []struct {
+		key  string
+		user Baseline
+	}
+	for _, k := range keys {
+		nets := got[kindKeyNetwork.baselineKey(k, "")]
+		sessions := got[kindKeySession.baselineKey(k, "")]
+		account := ""
+		if len(sessions) > 0 {
+			role, _, _ := strings.Cut(sessions[0].Value, " ")
+			account = principalAccount(role)
+		}
+		switch {
+		case strings.HasPrefix(k, "AKIA"):
+			if vals := e.newValues(nets, start[k]); len(vals) > 0 {
+				hits = append(hits, hit(ProfileKeyNewNetwork, "", account, k, RarityUnseen, vals))
+			}
+		case strings.HasPrefix(k, "ASIA"):
+			issued := got[kindKeyIssued.baselineKey(k, "")]
+			if h, ok := tempKeyHit(k, account, issued, nets); ok {
+				hits = append(hits, h)
+			} else if h, ok := instanceKeyHit(k, account, sessions, issued, nets); ok {
+				hits = append(hits, h)
+			}
+		}
+		for _, c := range got[kindKeyCreated.baselineKey(k, "")] {
+			created = append(created, struct {
+				key  string
+				user Baseline
+			}{k, c})
+		}
+	}
+	if len(created) > 0 {
+		h, err := e.newUserKeys(created, start)
+		if err != nil {
+			return nil, err
+		}
+		hits = append(hits, h...)
+	}
+	return hits, nil
+}
+
+// tempKeyHit: temporary credentials issued to a caller on a public network
+// and used from other public networks.
+func tempKeyHit(key, account string, issued, used []Baseline) (ProfileHit, bool) {
+	from := map[string]bool{}
+	for _, b := range issued {
+		if strings.HasPrefix(b.Value, "service:") {
+			return ProfileHit{}, false // issued to an AWS service's workload
+		}
+		from[b.Value] = true
+	}
+	if len(from) == 0 {
+		return ProfileHit{}, false // where they were issued is not in the logs
+	}
+	var away []Baseline
+	for _, b := range used {
+		if !from[b.Value] {
+			away = append(away, b)
+		}
+	}
+	if len(away) == 0 {
+		return ProfileHit{}, false
+	}
+	h := hit(ProfileTempKeyOtherNetwork, "", account, key, "", away)
+	h.Detail = "issued to " + strings.Join(slices.Sorted(mapKeys(from)), ", ")
+	return h, true
+}
+
+func mapKeys(m map[string]bool) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// instanceKeyHit: an instance profile's credentials used from a public
+// network other than the first one the instance used them from.
+func instanceKeyHit(key, account string, sessions, issued, used []Baseline) (ProfileHit, bool) {
+	instance := false
+	for _, s := range sessions {
+		_, session, _ := strings.Cut(s.Value, " ")
+		instance = instance || instanceSession.MatchString(session)
+	}
+	if !instance || len(used) < 2 {
+		return ProfileHit{}, false
+	}
+	for _, b := range issued {
+		if !strings.HasPrefix(b.Value, "service:") {
+			return ProfileHit{}, false // issued to a caller, not to EC2: tempKeyHit's case
+		}
+	}
+	used = slices.Clone(used)
+	slices.SortFunc(used, func(a, b Baseline) int { return compareSightings(a.First, b.First) })
+	h := hit(ProfileInstanceKeyOtherNetwork, "", account, key, "", used[1:])
+	h.Detail = "first used from " + used[0].Value
+	return h, true
+}
+
+// newUserKeys: a user created, a key created for it, and the key used, all
+// within a day.
+func (e *evaluation) newUserKeys(created []struct {
+	key  string
+	user Baseline
+}, firstUse map[string]Baseline) ([]ProfileHit, error) {
+	// Which account created the user is not in the key's baselines: look
+	// the user up in every account its key's creation could be in — the
+	// accounts the state knows.
+	all, err := AllTouched(e.ctx, e.r)
+	if err != nil {
+		return nil, err
+	}
+	var q []BaselineKey
+	for _, a := range sortedKeys(all.Accounts) {
+		for _, c := range created {
+			q = append(q, kindUserCreated.baselineKey(a, c.user.Value))
+		}
+	}
+	users, err := e.r.Baselines(e.ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: read created users: %w", err)
+	}
+	const within = 24 * time.Hour
+	var hits []ProfileHit
+	for _, c := range created {
+		use, ok := firstUse[c.key]
+		if !ok {
+			continue
+		}
+		for _, u := range users {
+			if u.Value != c.user.Value {
+				continue
+			}
+			made, keyAt, usedAt := u.First, c.user.First, use.First
+			if made.Time.After(keyAt.Time) || keyAt.Time.After(usedAt.Time) || usedAt.Time.Sub(made.Time) > within {
+				continue
+			}
+			account := strings.TrimPrefix(u.Scope, profileKinds[kindUserCreated].scope)
+			h := ProfileHit{
+				Detector: ProfileNewUserKeyUsed, Level: ProfileNewUserKeyUsed.Level, Account: account, Subject: c.key,
+				Values:   []Stamp{{made.Time, "user " + u.Value + " created"}, {keyAt.Time, "key " + c.key + " created"}, {usedAt.Time, "key " + c.key + " used"}},
+				Evidence: []Stamp{{made.Time, made.EventID}, {keyAt.Time, keyAt.EventID}, {usedAt.Time, usedAt.EventID}},
+				First:    made.Time, Last: usedAt.Time,
+			}
+			slices.SortFunc(h.Evidence, compareStamps)
+			h.Evidence = slices.Compact(h.Evidence)
+			hits = append(hits, h)
+			break
+		}
+	}
+	return hits, nil
+}
