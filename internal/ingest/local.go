@@ -19,12 +19,15 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// Object is one input to decode: a local file or standard input.
+// Object is one input to decode: a local file, standard input, or an S3
+// object.
 type Object struct {
-	Name    string    // the path, or "-" for standard input
-	Size    int64     // bytes on disk; 0 for standard input
-	ModTime time.Time // zero for standard input
+	Name    string    // the path, "-" for standard input, or s3://bucket/key
+	Size    int64     // bytes stored; 0 for standard input
+	ModTime time.Time // zero for standard input; an S3 object's LastModified
+	ETag    string    // an S3 object's entity tag; empty for local files
 	r       io.Reader
+	s3      *s3Ref // nil unless the object is in S3
 }
 
 // Stream reports whether the object is a stream (standard input, a pipe):
@@ -35,10 +38,17 @@ func (o Object) Stream() bool { return o.r != nil || o.ModTime.IsZero() }
 const Stdin = "-"
 
 // CheckPaths verifies that every PATH argument exists before a scan starts,
-// so a typo is a usage error and not a silent empty scan.
+// so a typo is a usage error and not a silent empty scan. An s3:// URL is
+// only checked for its form here: its bucket is reached when it is listed.
 func CheckPaths(paths []string) error {
 	for _, p := range paths {
 		if p == Stdin {
+			continue
+		}
+		if IsS3URL(p) {
+			if _, err := ParseS3URL(p); err != nil {
+				return err
+			}
 			continue
 		}
 		if _, err := os.Stat(p); err != nil {
@@ -55,7 +65,18 @@ func CheckPaths(paths []string) error {
 // and the walk goes on.
 func WalkLocal(ctx context.Context, paths []string, stdin io.Reader, out chan<- Object, onErr func(error)) {
 	defer close(out)
-	send := func(o Object) bool {
+	send := sender(ctx, out)
+	for _, root := range paths {
+		if !walkLocalRoot(ctx, root, stdin, send, onErr) {
+			return
+		}
+	}
+}
+
+// sender returns a function that sends an object to out, and reports false
+// once ctx is done.
+func sender(ctx context.Context, out chan<- Object) func(Object) bool {
+	return func(o Object) bool {
 		select {
 		case out <- o:
 			return true
@@ -63,68 +84,66 @@ func WalkLocal(ctx context.Context, paths []string, stdin io.Reader, out chan<- 
 			return false
 		}
 	}
-	for _, root := range paths {
-		if root == Stdin {
-			if !send(Object{Name: Stdin, r: stdin}) {
-				return
-			}
-			continue
-		}
-		// A path given by name is followed whatever it is: a symbolic link,
-		// a named pipe, /dev/stdin, a process substitution.
-		info, err := os.Stat(root)
+}
+
+// walkLocalRoot sends the inputs of one PATH argument; false means the walk
+// was cancelled.
+func walkLocalRoot(ctx context.Context, root string, stdin io.Reader, send func(Object) bool, onErr func(error)) bool {
+	if root == Stdin {
+		return send(Object{Name: Stdin, r: stdin})
+	}
+	// A path given by name is followed whatever it is: a symbolic link,
+	// a named pipe, /dev/stdin, a process substitution.
+	info, err := os.Stat(root)
+	if err != nil {
+		onErr(fmt.Errorf("input %s: %w", root, unwrapPath(err)))
+		return true
+	}
+	if !info.IsDir() {
+		return send(Object{Name: root, Size: info.Size(), ModTime: regularTime(info)})
+	}
+	found := 0
+	walkRoot := root
+	if li, err := os.Lstat(root); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+		walkRoot = root + string(filepath.Separator) // WalkDir follows a root that ends in a separator
+	}
+	err = filepath.WalkDir(walkRoot, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			onErr(fmt.Errorf("input %s: %w", root, unwrapPath(err)))
-			continue
+			onErr(fmt.Errorf("input %s: %w", path, unwrapPath(err)))
+			return nil
 		}
-		if !info.IsDir() {
-			if !send(Object{Name: root, Size: info.Size(), ModTime: regularTime(info)}) {
-				return
-			}
-			continue
-		}
-		found := 0
-		walkRoot := root
-		if li, err := os.Lstat(root); err == nil && li.Mode()&fs.ModeSymlink != 0 {
-			walkRoot = root + string(filepath.Separator) // WalkDir follows a root that ends in a separator
-		}
-		err = filepath.WalkDir(walkRoot, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				onErr(fmt.Errorf("input %s: %w", path, unwrapPath(err)))
-				return nil
-			}
-			if path != walkRoot && strings.HasPrefix(d.Name(), ".") {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
+		if path != walkRoot && strings.HasPrefix(d.Name(), ".") {
 			if d.IsDir() {
-				return nil
-			}
-			// Inside a folder, a link to a file is followed; links to
-			// folders are not (they can loop).
-			info, err := os.Stat(path)
-			if err != nil {
-				onErr(fmt.Errorf("input %s: %w", path, unwrapPath(err)))
-				return nil
-			}
-			if !info.Mode().IsRegular() {
-				return nil
-			}
-			found++
-			if !send(Object{Name: path, Size: info.Size(), ModTime: info.ModTime()}) {
-				return ctx.Err()
+				return filepath.SkipDir
 			}
 			return nil
-		})
+		}
+		if d.IsDir() {
+			return nil
+		}
+		// Inside a folder, a link to a file is followed; links to
+		// folders are not (they can loop).
+		info, err := os.Stat(path)
 		if err != nil {
-			return
+			onErr(fmt.Errorf("input %s: %w", path, unwrapPath(err)))
+			return nil
 		}
-		if found == 0 {
-			onErr(fmt.Errorf("input %s: no files in this folder", root))
+		if !info.Mode().IsRegular() {
+			return nil
 		}
+		found++
+		if !send(Object{Name: path, Size: info.Size(), ModTime: info.ModTime()}) {
+			return ctx.Err()
+		}
+		return nil
+	})
+	if err != nil {
+		return false
 	}
+	if found == 0 {
+		onErr(fmt.Errorf("input %s: no files in this folder", root))
+	}
+	return true
 }
 
 // regularTime is a regular file's modification time, zero for a pipe or a
@@ -149,7 +168,7 @@ func unwrapPath(err error) error {
 // Opener opens objects as decompressed streams. Each worker keeps its own,
 // so the gzip and read buffers are reused from file to file.
 type Opener struct {
-	file *os.File
+	file io.Closer // the file or S3 response body opened last
 	br   *bufio.Reader
 	gz   *gzip.Reader
 }
@@ -162,7 +181,14 @@ func NewOpener() *Opener { return &Opener{br: bufio.NewReaderSize(nil, 64<<10)} 
 // Close before opening the next.
 func (o *Opener) Open(obj Object) (io.Reader, error) {
 	src := obj.r
-	if src == nil {
+	switch {
+	case obj.s3 != nil:
+		body, err := obj.s3.open(obj)
+		if err != nil {
+			return nil, err
+		}
+		o.file, src = body, body
+	case src == nil:
 		f, err := os.Open(obj.Name)
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", obj.Name, unwrapPath(err))
@@ -187,7 +213,7 @@ func (o *Opener) Open(obj Object) (io.Reader, error) {
 	return o.br, nil
 }
 
-// Close releases the file opened last.
+// Close releases the file (or S3 response) opened last.
 func (o *Opener) Close() {
 	if o.file != nil {
 		o.file.Close()
