@@ -3,11 +3,12 @@
 // of credentials, MFA, console or API, another account), what the action can
 // do (IAM action, access level, ATT&CK techniques, risk categories), where
 // the call came from (AWS service, private or public address, client family,
-// offensive tooling) and what the user's intelligence lists say about the
-// address (threat and trusted IP lists, reloaded without a restart).
+// offensive tooling, and with MaxMind databases the autonomous system and
+// country) and what the user's intelligence lists say about the address
+// (threat and trusted IP lists, reloaded without a restart).
 //
 // Enrichment is lazy. A View wraps one event at a time; each part (identity,
-// action, source, client, intel) is worked out the first time a rule or a
+// action, source, client, intel, geo) is worked out the first time a rule or a
 // finding asks for it, at most once per event, and nothing is allocated on the
 // way once a View has warmed up. A scan that asks for nothing pays nothing.
 //
@@ -16,9 +17,9 @@
 // name, so these never collide with a record's own fields. Fields lists them;
 // docs/enrichment.md is generated from the same tables.
 //
-// An Enricher is immutable apart from its intelligence lists, which Reload
-// replaces atomically: it is safe for concurrent use. A View belongs to one
-// goroutine.
+// An Enricher is immutable apart from its intelligence lists and MaxMind
+// databases, which Reload replaces atomically: it is safe for concurrent use.
+// A View belongs to one goroutine.
 package enrich
 
 import (
@@ -44,6 +45,16 @@ type Options struct {
 	// trusted (trailsentry.intel.trusted), and network-based rules leave them
 	// alone.
 	TrustedLists []string
+	// ASNDatabase is a MaxMind ASN database (GeoLite2-ASN.mmdb, or an ISP
+	// database): trailsentry.network.asn and asnOrg. GeoDatabase is a MaxMind
+	// Country or City database: trailsentry.network.country. Empty: the
+	// fields are missing. A path that cannot be opened, or a file that is not
+	// a sound MaxMind database, is an error naming it; a caller that probes
+	// default locations passes only the files it found. The files are
+	// memory-mapped: replace them by renaming a new edition over them (as
+	// geoipupdate does), never by writing into them.
+	ASNDatabase string
+	GeoDatabase string
 }
 
 // Enricher holds the static tables and the current intelligence lists.
@@ -52,6 +63,8 @@ type Enricher struct {
 	private []netip.Prefix // privateRanges
 	threat  []string       // list files, as given
 	trusted []string
+	asnPath string // MaxMind databases, as given
+	geoPath string
 
 	// Paths of the non-hot fields identity resolution reads.
 	consoleCredential *event.Path // sessionCredentialFromConsole
@@ -59,7 +72,8 @@ type Enricher struct {
 	onBehalfOf        *event.Path // userIdentity.onBehalfOf.userId
 
 	intel    atomic.Pointer[intelSet]
-	reloadMu sync.Mutex // one Reload at a time
+	geo      atomic.Pointer[geoSet] // never nil once New returns
+	reloadMu sync.Mutex             // one Reload at a time
 }
 
 // New builds an Enricher and loads its intelligence lists. A list that cannot
@@ -78,6 +92,8 @@ func New(ctx context.Context, opts Options) (*Enricher, error) {
 		private:           private,
 		threat:            append([]string(nil), opts.ThreatLists...),
 		trusted:           append([]string(nil), opts.TrustedLists...),
+		asnPath:           opts.ASNDatabase,
+		geoPath:           opts.GeoDatabase,
 		consoleCredential: event.ParsePath("sessionCredentialFromConsole"),
 		mfaUsed:           event.ParsePath("additionalEventData.MFAUsed"),
 		onBehalfOf:        event.ParsePath("userIdentity.onBehalfOf.userId"),
@@ -116,6 +132,7 @@ type View struct {
 	trusted bool
 	world   worldOpen
 	policy  policy
+	geo     geoInfo
 
 	// Across events, bounded: built strings, user-agent verdicts and guessed
 	// actions, so that a repeat costs a map lookup and no allocation.
@@ -123,6 +140,11 @@ type View struct {
 	agents  map[string]uaInfo
 	guessed map[actionKey]*Action
 	scratch []byte
+
+	// What the MaxMind databases said per address, for the geoSet it was
+	// asked of (a reload starts the cache over).
+	geoCache map[netip.Addr]geoInfo
+	geoSet   *geoSet
 }
 
 // part is one lazily computed piece of a View.
@@ -138,6 +160,7 @@ const (
 	partIntel
 	partRequest
 	partPolicy
+	partGeo
 )
 
 // cacheLimit bounds each of a View's caches; a full cache starts over.
@@ -150,6 +173,8 @@ func (e *Enricher) NewView() *View {
 		names:   make(map[namePair]string),
 		agents:  make(map[string]uaInfo),
 		guessed: make(map[actionKey]*Action),
+
+		geoCache: make(map[netip.Addr]geoInfo),
 	}
 }
 

@@ -63,6 +63,9 @@ var fields = []Field{
 		func(v *View) event.Value { _, a := v.PolicyExposure(); return listValue(a) },
 		func(v *View) []string { _, a := v.PolicyExposure(); return a }},
 	{Prefix + "intel.trusted", "bool", "The caller's address is on a trusted list.", func(v *View) event.Value { return boolean(v.Trusted()) }, nil},
+	{Prefix + "network.asn", "string", "The autonomous system the caller's address is announced from, as a decimal number (`16509`), by the MaxMind ASN database (GeoLite2-ASN or an ISP database), when one is configured; missing without one, for an address it does not hold, and for AWS service names and `AWS Internal`.", func(v *View) event.Value { v.resolveGeo(); return str(v.geo.asnText) }, nil},
+	{Prefix + "network.asnOrg", "string", "The organisation of that autonomous system, as the database names it (`AMAZON-02`).", func(v *View) event.Value { _, org, _ := v.ASN(); return str(org) }, nil},
+	{Prefix + "network.country", "string", "The ISO 3166-1 alpha-2 code of the country of the caller's address (`DE`), by the MaxMind Country or City database, when one is configured: the record's `country`, else its `registered_country`; missing as for `network.asn`.", func(v *View) event.Value { c, _ := v.Country(); return str(c) }, nil},
 }
 
 // listValue is a list field's whole value: its JSON text (elements are

@@ -175,9 +175,10 @@ func (e *Enricher) Lists() []ListInfo {
 	return out
 }
 
-// Reload reads every list file again and puts the new lists in force at
-// once. When a file cannot be read or parsed, the lists in force stay and the
-// error names the file (and line).
+// Reload reads every list file again, reopens the MaxMind databases whose
+// file changed, and puts them all in force at once. When a file cannot be
+// read or parsed, the lists and databases in force stay and the error names
+// the file (and line).
 func (e *Enricher) Reload(ctx context.Context) error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
@@ -200,16 +201,21 @@ func (e *Enricher) Reload(ctx context.Context) error {
 			*f.into = append(*f.into, l)
 		}
 	}
+	geo, err := e.openGeo(e.geo.Load())
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
 	e.intel.Store(set)
+	e.geo.Store(geo)
 	return nil
 }
 
-// Watch reloads the lists whenever one of their files changes (its
-// modification time or size), checking every interval, until ctx is done;
-// it returns ctx's error. After each reload it calls report, when not nil,
+// Watch reloads the lists and databases whenever one of their files changes
+// (its modification time or size), checking every interval, until ctx is
+// done; it returns ctx's error. After each reload it calls report, when not nil,
 // with the reload's result. A file that fails to load is retried only once
 // it changes again.
 func (e *Enricher) Watch(ctx context.Context, interval time.Duration, report func(error)) error {
@@ -241,13 +247,13 @@ func (e *Enricher) Watch(ctx context.Context, interval time.Duration, report fun
 	}
 }
 
-// stamps stats every list file, in load order.
+// stamps stats every list file and database, in load order.
 func (e *Enricher) stamps() []stamp {
 	var out []stamp
 	for _, p := range slices.Concat(e.threat, e.trusted) {
 		out = append(out, statStamp(p))
 	}
-	return out
+	return append(out, e.geoStamps()...)
 }
 
 // loadedStamps are the stamps of the lists in force, in load order.
@@ -257,7 +263,7 @@ func (e *Enricher) loadedStamps() []stamp {
 	for _, l := range slices.Concat(set.threat, set.trusted) {
 		out = append(out, l.stamp)
 	}
-	return out
+	return append(out, e.loadedGeoStamps()...)
 }
 
 func statStamp(path string) stamp {

@@ -48,6 +48,10 @@ type ActionSummary struct {
 // NetworkSummary is where the call came from.
 type NetworkSummary struct {
 	SourceKind string `json:"sourceKind"`
+	// From the MaxMind databases, when configured and they hold the address.
+	ASN     string `json:"asn,omitempty"` // decimal, as the field trailsentry.network.asn
+	ASNOrg  string `json:"asnOrg,omitempty"`
+	Country string `json:"country,omitempty"`
 }
 
 // ClientSummary is the client that made the call.
@@ -82,6 +86,8 @@ func (v *View) Summary() Summary {
 		Client:  ClientSummary{Family: v.UserAgentFamily(), Tooling: v.Tooling()},
 		Intel:   IntelSummary{ThreatList: threat, Trusted: v.Trusted()},
 	}
+	v.resolveGeo()
+	s.Network.ASN, s.Network.ASNOrg, s.Network.Country = v.geo.asnText, v.geo.org, v.geo.country
 	s.Request.WorldOpen, s.Request.WorldOpenPorts = v.WorldOpen()
 	s.Request.PolicyExposure, s.Request.ExternalAccounts = v.PolicyExposure()
 	if a := v.Action(); a != nil {
@@ -121,6 +127,8 @@ func (s Summary) Clone() Summary {
 		c.Action = &a
 	}
 	c.Network.SourceKind = strings.Clone(s.Network.SourceKind)
+	// Network.ASN, ASNOrg and Country come from the MaxMind databases, never
+	// from the record: they share nothing with it.
 	c.Client.Family = strings.Clone(s.Client.Family)
 	c.Client.Tooling = strings.Clone(s.Client.Tooling)
 	c.Intel.ThreatList = strings.Clone(s.Intel.ThreatList)
