@@ -26,7 +26,9 @@ import (
 const scanSynopsis = `Usage: trailsentry scan [flags] PATH...
 
 Scans CloudTrail from files, folders walked recursively (the S3 layout
-AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/), or - for standard input.
+AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/), s3://bucket/prefix (read
+straight from S3, listing only the days --since/--until need), or - for
+standard input.
 Content is recognised by its bytes: CloudTrail log files {"Records":[...]},
 JSON arrays, JSON Lines and EventBridge envelopes, plain or gzip. Digest and
 Insights files are skipped.`
@@ -59,6 +61,7 @@ type scanOptions struct {
 	config      string
 	suppressed  bool
 	shadow      bool
+	s3PathStyle bool
 }
 
 func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -82,6 +85,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.StringVar(&o.config, "config", "", "configuration file (YAML) with suppressions: matches people judged benign, kept but not reported")
 	fs.BoolVar(&o.suppressed, "include-suppressed", false, "also show suppressed findings (they never count toward the exit code)")
 	fs.BoolVar(&o.shadow, "include-shadow", false, "also show the findings of rules in shadow mode (they never count toward the exit code)")
+	fs.BoolVar(&o.s3PathStyle, "s3-path-style", false, "address S3 buckets path-style (http://host/bucket/key), for S3-compatible servers given with AWS_ENDPOINT_URL_S3")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to this file (for performance work)")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
@@ -125,6 +129,10 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return usageError(stderr, errors.New("standard input (-) can be read only once"))
 	}
 	if err := ingest.CheckPaths(paths); err != nil {
+		return usageError(stderr, err)
+	}
+	s3src, err := newS3Source(ctx, paths, o.s3PathStyle, filter.selection())
+	if err != nil {
 		return usageError(stderr, err)
 	}
 
@@ -195,6 +203,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	showProgress := o.progress == "always" || (o.progress == "auto" && tty)
 	sc := &scanner{
 		corr:     corr,
+		s3:       s3src,
 		suppress: suppressions,
 		ctx:      ctx,
 		state:    st,
@@ -371,6 +380,7 @@ func ruleInfos(rs []*detect.Rule) map[*detect.Rule]*finding.RuleInfo {
 // at the end, so workers never contend on the hot path.
 type scanner struct {
 	corr     *correlating // nil without correlation rules
+	s3       *ingest.S3   // nil when no PATH is an s3:// URL
 	suppress *finding.Suppressions
 	ctx      context.Context
 	state    store.Store // nil without --state
@@ -467,7 +477,7 @@ func (s *scanner) run(ctx context.Context, paths []string, stdin io.Reader, show
 	prog := &progress{}
 	var walkErrs counts
 	found := make(chan ingest.Object, 256)
-	go ingest.WalkLocal(ctx, paths, stdin, found, func(err error) {
+	go ingest.Walk(ctx, paths, stdin, s.s3, found, func(err error) {
 		s.con.warn(err.Error())
 		walkErrs.unreadable++ // only the walker goroutine writes this
 	})
@@ -572,21 +582,30 @@ func (s *scanner) aggregator() *finding.Aggregator {
 
 // checkpoint is the mark a file leaves in the state once scanned, and
 // whether the state holds it already (same path, size and modification
-// time). Streams leave none.
+// time; for an S3 object, same URL, size, ETag and LastModified). Streams
+// leave none.
 func (s *scanner) checkpoint(obj ingest.Object) (*detect.Checkpoint, bool) {
 	if s.state == nil || obj.Stream() {
 		return nil, false
 	}
-	path, err := filepath.Abs(obj.Name)
-	if err != nil {
-		return nil, false
-	}
-	cp := &detect.Checkpoint{
-		Key:   "scan:file:" + path,
-		Value: fmt.Sprintf("%d:%d", obj.Size, obj.ModTime.UnixNano()),
+	var cp *detect.Checkpoint
+	if ingest.IsS3URL(obj.Name) {
+		cp = &detect.Checkpoint{
+			Key:   "scan:s3:" + obj.Name,
+			Value: fmt.Sprintf("%d:%s:%d", obj.Size, obj.ETag, obj.ModTime.UnixNano()),
+		}
+	} else {
+		path, err := filepath.Abs(obj.Name)
+		if err != nil {
+			return nil, false
+		}
+		cp = &detect.Checkpoint{
+			Key:   "scan:file:" + path,
+			Value: fmt.Sprintf("%d:%d", obj.Size, obj.ModTime.UnixNano()),
+		}
 	}
 	var seen bool
-	err = s.state.View(s.ctx, func(r detect.Reader) error {
+	err := s.state.View(s.ctx, func(r detect.Reader) error {
 		got, err := r.Checkpoints(s.ctx, []string{cp.Key})
 		seen = err == nil && len(got) == 1 && got[0].Value == cp.Value
 		return err
