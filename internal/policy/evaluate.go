@@ -371,7 +371,9 @@ func (ev *evaluation) applies(p *Policy, st *Statement, principal bool) (bool, g
 		}
 		g = ev.caller.principalGrant(st.Principal)
 		if st.NotPrincipal {
-			if g != grantNone {
+			// A session is its own principal: listing its role's ARN does not
+			// exclude it, as AWS documents for NotPrincipal.
+			if g == grantDirect || g == grantAccount {
 				return false, grantNone
 			}
 			g = grantDirect
@@ -531,6 +533,9 @@ func (ev *evaluation) evaluate(set *Set) Result {
 	}
 	if any {
 		r.Decision, r.Matches = ExplicitDeny, m
+		if !ev.collect {
+			return r
+		}
 		if len(m) > 0 {
 			r.Reason = "explicitly denied by " + m[0].String()
 			if len(m) > 1 {
@@ -542,8 +547,13 @@ func (ev *evaluation) evaluate(set *Set) Result {
 		return r
 	}
 
-	lack := func(k Kind, level int, reason string) Result {
-		r.Decision, r.Lacking, r.LackingLevel, r.Reason = ImplicitDeny, k, level, reason
+	// Reasons are only written when collecting: risk analysis runs many
+	// evaluations and reads only the decision.
+	lack := func(k Kind, level int, reason func() string) Result {
+		r.Decision, r.Lacking, r.LackingLevel = ImplicitDeny, k, level
+		if ev.collect {
+			r.Reason = reason()
+		}
 		return r
 	}
 	allow := func(mt Match) {
@@ -556,7 +566,7 @@ func (ev *evaluation) evaluate(set *Set) Result {
 	for l, level := range set.RCP {
 		mt, _, ok := ev.firstAllow(level, RCP, l+1, true)
 		if !ok {
-			return lack(RCP, l+1, fmt.Sprintf("no RCP at level %d allows %s", l+1, ev.req.Action))
+			return lack(RCP, l+1, func() string { return fmt.Sprintf("no RCP at level %d allows %s", l+1, ev.req.Action) })
 		}
 		allow(mt)
 	}
@@ -564,7 +574,7 @@ func (ev *evaluation) evaluate(set *Set) Result {
 		for l, level := range set.SCP {
 			mt, _, ok := ev.firstAllow(level, SCP, l+1, false)
 			if !ok {
-				return lack(SCP, l+1, fmt.Sprintf("no SCP at level %d allows %s", l+1, ev.req.Action))
+				return lack(SCP, l+1, func() string { return fmt.Sprintf("no SCP at level %d allows %s", l+1, ev.req.Action) })
 			}
 			allow(mt)
 		}
@@ -576,21 +586,29 @@ func (ev *evaluation) evaluate(set *Set) Result {
 	// only a resource-based policy can let them in.
 	if !c.isIAM() {
 		if !resOK {
-			who := "anonymous caller"
-			if c.kind == callerService {
-				who = c.arn
-			}
-			return lack(ResourcePolicy, 0, fmt.Sprintf("no resource-based policy allows %s to call %s", who, ev.req.Action))
+			return lack(ResourcePolicy, 0, func() string {
+				who := "an anonymous caller"
+				if c.kind == callerService {
+					who = c.arn
+				}
+				return fmt.Sprintf("no resource-based policy allows %s to call %s", who, ev.req.Action)
+			})
 		}
 		allow(res)
-		r.Decision, r.Reason = Allowed, "allowed by "+res.String()
+		r.Decision = Allowed
+		if ev.collect {
+			r.Reason = "allowed by " + res.String()
+		}
 		return r
 	}
 
 	sameAccount := ev.resourceAccount == "" || ev.resourceAccount == c.account
 	if sameAccount && resOK && resG == grantDirect {
 		allow(res)
-		r.Decision, r.Reason = Allowed, "allowed by "+res.String()+", which names the caller: identity-based policies, boundary and session policies do not limit it"
+		r.Decision = Allowed
+		if ev.collect {
+			r.Reason = "allowed by " + res.String() + ", which names the caller: identity-based policies, boundary and session policies do not limit it"
+		}
 		return r
 	}
 
@@ -605,33 +623,43 @@ func (ev *evaluation) evaluate(set *Set) Result {
 		id, idOK, viaRole = res, true, true
 	}
 	if !sameAccount && !resOK {
-		return lack(ResourcePolicy, 0, fmt.Sprintf("cross-account request from %s to %s: no resource-based policy of %s allows it", c.account, ev.resourceAccount, ev.resourceAccount))
+		return lack(ResourcePolicy, 0, func() string {
+			return fmt.Sprintf("cross-account request from %s to %s: no resource-based policy of %s allows it", c.account, ev.resourceAccount, ev.resourceAccount)
+		})
 	}
 	if !idOK {
-		reason := "no identity-based policy allows " + ev.req.Action
-		if sameAccount && resOK && resG == grantAccount {
-			reason += " (the resource-based policy names only the account, which leaves the decision to identity-based policies)"
-		} else if sameAccount && len(set.Resource) > 0 {
-			reason += ", and no resource-based policy allows it for this caller"
-		}
-		return lack(IdentityPolicy, 0, reason)
+		return lack(IdentityPolicy, 0, func() string {
+			reason := "no identity-based policy allows " + ev.req.Action
+			if sameAccount && resOK && resG == grantAccount {
+				reason += " (the resource-based policy names only the account, which leaves the decision to identity-based policies)"
+			} else if sameAccount && len(set.Resource) > 0 {
+				reason += ", and no resource-based policy allows it for this caller"
+			}
+			return reason
+		})
 	}
 	if c.kind != callerRoot {
 		allow(id)
 		if set.Boundary != nil {
 			mt, _, ok := ev.firstAllow([]*Policy{set.Boundary}, PermissionsBoundary, 0, false)
 			if !ok {
-				return lack(PermissionsBoundary, 0, fmt.Sprintf("the permissions boundary %q does not allow %s", set.Boundary.Label(), ev.req.Action))
+				return lack(PermissionsBoundary, 0, func() string {
+					return fmt.Sprintf("the permissions boundary %q does not allow %s", set.Boundary.Label(), ev.req.Action)
+				})
 			}
 			allow(mt)
 		}
 		if len(set.Session) > 0 {
 			mt, _, ok := ev.firstAllow(set.Session, SessionPolicy, 0, false)
 			if !ok {
-				return lack(SessionPolicy, 0, "no session policy allows "+ev.req.Action)
+				return lack(SessionPolicy, 0, func() string { return "no session policy allows " + ev.req.Action })
 			}
 			allow(mt)
 		}
+	}
+	r.Decision = Allowed
+	if !ev.collect {
+		return r
 	}
 	switch {
 	case !sameAccount:
@@ -644,7 +672,6 @@ func (ev *evaluation) evaluate(set *Set) Result {
 	default:
 		r.Reason = "allowed by " + id.String()
 	}
-	r.Decision = Allowed
 	return r
 }
 

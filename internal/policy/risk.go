@@ -1,0 +1,360 @@
+package policy
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Risk is one dangerous capability or exposure found in policies.
+type Risk struct {
+	Check     string // the Check ID, or "public-resource-policy", "cross-account-resource-policy", "oidc-trust-without-subject"
+	Category  Category
+	Severity  Severity
+	Principal string   // the principal whose policies allow it; "" when a lone document was analysed
+	Policies  []string // the policies whose statements grant it (labels: name, else source)
+	Actions   []string
+	// Conditional is set when the grant holds only if statement conditions
+	// do (MFA, source IP, tags...); the severity is then one band lower.
+	Conditional bool
+	Reason      string
+}
+
+func (r Risk) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s [%s, %s]", r.Check, r.Category, r.Severity)
+	if r.Principal != "" {
+		fmt.Fprintf(&b, " %s", r.Principal)
+	}
+	if len(r.Policies) > 0 {
+		fmt.Fprintf(&b, " via %s", strings.Join(r.Policies, ", "))
+	}
+	fmt.Fprintf(&b, ": %s (%s)", r.Reason, strings.Join(r.Actions, ", "))
+	if r.Conditional {
+		b.WriteString(" when its conditions hold")
+	}
+	return b.String()
+}
+
+// AnalyzeDocument reports the risks of one policy document, as a detector
+// sees it in a CreatePolicy, PutUserPolicy or PutBucketPolicy event. A
+// document with Principal elements is analysed as a resource-based policy (who
+// it lets in); any other as an identity-based policy (what it lets its holder
+// do). It is built for the hot path: a document that grants nothing
+// dangerous costs one pass over its statements per check and allocates little.
+func AnalyzeDocument(p *Policy) []Risk {
+	if p == nil {
+		return nil
+	}
+	for i := range p.Statements {
+		if p.Statements[i].Principal != nil {
+			return exposure(p, "")
+		}
+	}
+	account := p.Account
+	if account == "" {
+		account = documentAccount(p)
+	}
+	return analyzeSet("arn:aws:iam::"+account+":user/trailsentry-probe", "", Set{Identity: []*Policy{p}})
+}
+
+// AnalyzeSet reports the risks of what a principal's policies allow it — its
+// identity-based policies within its boundary, session policies and SCPs.
+// Resource-based policies in the set are ignored: the checks ask about any
+// resource, not one.
+func AnalyzeSet(principalARN string, s Set) []Risk {
+	s.Resource, s.RCP = nil, nil
+	return analyzeSet(principalARN, principalARN, s)
+}
+
+// Analyze reports the risks of every user and role of the account, and the
+// exposure of every role's trust policy, most severe first.
+func (a *Account) Analyze() []Risk {
+	var out []Risk
+	for _, u := range a.Users {
+		if s, err := a.PolicySet(u.ARN); err == nil {
+			out = append(out, analyzeSet(u.ARN, u.ARN, s)...)
+		}
+	}
+	for _, r := range a.Roles {
+		if s, err := a.PolicySet(r.ARN); err == nil {
+			out = append(out, analyzeSet(r.ARN, r.ARN, s)...)
+		}
+		if r.Trust != nil {
+			for _, risk := range exposure(r.Trust, a.ID) {
+				risk.Principal = r.ARN
+				out = append(out, risk)
+			}
+		}
+	}
+	sortRisks(out)
+	return out
+}
+
+// verdict is what the evaluator said about one probe.
+type verdict uint8
+
+const (
+	unknown verdict = iota
+	denied
+	conditional // allowed only when Allow conditions hold
+	allowed
+)
+
+// analyzer runs the checks for one principal, asking each (action, resource)
+// of the table once.
+type analyzer struct {
+	set      *Set
+	account  string
+	self     string
+	ev       evaluation
+	req      Request
+	verdicts map[string]verdict
+}
+
+func analyzeSet(probePrincipal, reportPrincipal string, s Set) []Risk {
+	an := analyzer{set: &s, self: probePrincipal}
+	an.req = Request{Principal: probePrincipal, Context: probeContext(probePrincipal)}
+	an.ev = newEvaluation(&an.req)
+	an.account = an.ev.caller.account
+	if an.account == "" {
+		an.account = "123456789012"
+	}
+	var out []Risk
+	for i := range checks {
+		c := &checks[i]
+		v := allowed
+		for _, act := range c.Actions {
+			v = min(v, an.decide(act, c.OnSelf))
+			if v == denied {
+				break
+			}
+		}
+		if v == denied {
+			continue
+		}
+		if c.Category == FullAdmin && v == allowed {
+			// Full admin subsumes every other check: report it alone.
+			return []Risk{an.risk(c, v, reportPrincipal)}
+		}
+		out = append(out, an.risk(c, v, reportPrincipal))
+	}
+	sortRisks(out)
+	return out
+}
+
+// probeContext gives variables such as ${aws:username} a value, so that
+// statements scoped to the caller itself match only the caller.
+func probeContext(principal string) Context {
+	ctx := Context{"aws:PrincipalArn": {principal}}
+	if a, ok := splitARN(principal); ok {
+		ctx["aws:PrincipalAccount"] = []string{a.account}
+		if name, ok := strings.CutPrefix(a.resource, "user/"); ok {
+			ctx["aws:username"] = []string{name[strings.LastIndexByte(name, '/')+1:]}
+		}
+	}
+	return ctx
+}
+
+func (an *analyzer) resource(action string, self bool) string {
+	if self {
+		if a, ok := splitARN(an.self); ok && strings.HasPrefix(a.resource, "user/") {
+			return an.self
+		}
+	}
+	return Probe(action, an.account)
+}
+
+func (an *analyzer) decide(action string, self bool) verdict {
+	key := action
+	if self {
+		key += "|self"
+	}
+	if v, ok := an.verdicts[key]; ok {
+		return v
+	}
+	an.req.Action, an.req.Resource = action, an.resource(action, self)
+	an.ev.resource, an.ev.resourceAccount, an.ev.collect = an.req.Resource, an.account, false
+	an.ev.optimistic = false
+	v := denied
+	if an.ev.evaluate(an.set).Decision == Allowed {
+		v = allowed
+	} else {
+		an.ev.optimistic = true
+		if an.ev.evaluate(an.set).Decision == Allowed {
+			v = conditional
+		}
+	}
+	if an.verdicts == nil {
+		an.verdicts = make(map[string]verdict, 8)
+	}
+	an.verdicts[key] = v
+	return v
+}
+
+// risk builds the Risk of a check that passed, naming the identity-based
+// policies whose statements allow its actions.
+func (an *analyzer) risk(c *Check, v verdict, principal string) Risk {
+	r := Risk{Check: c.ID, Category: c.Category, Severity: c.Severity, Principal: principal,
+		Actions: slices.Clone(c.Actions), Reason: c.Reason, Conditional: v == conditional}
+	if r.Conditional {
+		r.Severity = r.Severity.lower()
+	}
+	for _, act := range c.Actions {
+		an.req.Action, an.req.Resource = act, an.resource(act, c.OnSelf)
+		an.ev.resource, an.ev.resourceAccount = an.req.Resource, an.account
+		an.ev.collect, an.ev.optimistic = true, v == conditional
+		for _, m := range an.ev.evaluate(an.set).Matches {
+			if m.Kind == IdentityPolicy && !slices.Contains(r.Policies, m.Policy.Label()) {
+				r.Policies = append(r.Policies, m.Policy.Label())
+			}
+		}
+	}
+	return r
+}
+
+func sortRisks(rs []Risk) {
+	slices.SortStableFunc(rs, func(a, b Risk) int {
+		if c := cmp.Compare(b.Severity.Score(), a.Severity.Score()); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Principal, b.Principal); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Check, b.Check)
+	})
+}
+
+// documentAccount guesses a lone document's account from the first account ID
+// its resources name, so that statements scoped to one account still match
+// the probes.
+func documentAccount(p *Policy) string {
+	for _, st := range p.Statements {
+		for _, r := range st.Resources {
+			if a, ok := splitARN(r); ok && isAccountID(a.account) {
+				return a.account
+			}
+		}
+	}
+	return "123456789012"
+}
+
+// restrictingKeys are condition keys that narrow who can use a grant to
+// everyone ("Principal": "*") down to known callers.
+var restrictingKeys = []string{
+	"aws:SourceArn", "aws:SourceAccount", "aws:SourceOwner", "aws:SourceOrgID", "aws:SourceOrgPaths",
+	"aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:PrincipalAccount", "aws:PrincipalArn",
+	"aws:PrincipalServiceName", "aws:SourceVpce", "aws:SourceVpc", "aws:SourceIp", "aws:userid",
+	"aws:username", "kms:CallerAccount", "sts:ExternalId", "aws:VpceAccount", "aws:VpceOrgID",
+	"s3:DataAccessPointAccount", "lambda:EventSourceToken",
+}
+
+// restricts reports whether a condition narrows the callers: a positive
+// operator on a restricting key with no "*" value.
+func restricts(c *Condition) bool {
+	op := c.op
+	if op.kind == opInvalid {
+		op, _ = parseOperator(c.Operator)
+	}
+	if op.negate || op.ifExists || op.kind == opNull || op.kind == opBool {
+		return false
+	}
+	if op.kind == opIPAddress {
+		for _, v := range c.Values {
+			if v == "0.0.0.0/0" || v == "::/0" {
+				return false
+			}
+		}
+	}
+	if !slices.ContainsFunc(restrictingKeys, func(k string) bool { return strings.EqualFold(k, c.Key) }) {
+		return false
+	}
+	return !slices.Contains(c.Values, "*")
+}
+
+// exposure reports who a resource-based policy lets in: everyone without a
+// restricting condition, another account (when the policy's account is known),
+// or any GitHub repository through an OIDC trust with no subject condition.
+func exposure(p *Policy, account string) []Risk {
+	if account == "" {
+		account = p.Account
+	}
+	var out []Risk
+	for i := range p.Statements {
+		st := &p.Statements[i]
+		if st.Effect != Allow || st.Principal == nil {
+			continue
+		}
+		restricted := slices.ContainsFunc(st.Conditions, func(c Condition) bool { return restricts(&c) })
+		label := p.Label() + " statement " + st.Label(i)
+		acts := st.Actions
+		if st.NotAction {
+			acts = []string{"everything but " + strings.Join(st.Actions, ", ")}
+		}
+		everyone := st.Principal.All || slices.Contains(st.Principal.AWS, "*") || st.NotPrincipal
+		switch {
+		case everyone && !restricted:
+			sev := High
+			if actsInclude(st, "sts:AssumeRole") || actsWrite(st) {
+				sev = Critical
+			}
+			out = append(out, Risk{Check: "public-resource-policy", Category: ResourceExposure, Severity: sev,
+				Policies: []string{label}, Actions: slices.Clone(acts),
+				Reason: "grants to every principal (\"*\"), any AWS account or anonymous caller, with no condition narrowing who"})
+		case !everyone && account != "" && !restricted:
+			for _, e := range st.Principal.AWS {
+				foreign := e
+				if a, ok := splitARN(e); ok {
+					foreign = a.account
+				}
+				if isAccountID(foreign) && foreign != account {
+					out = append(out, Risk{Check: "cross-account-resource-policy", Category: ResourceExposure, Severity: Medium,
+						Policies: []string{label}, Actions: slices.Clone(acts),
+						Reason: fmt.Sprintf("grants to %s, in account %s, outside account %s", e, foreign, account)})
+				}
+			}
+		}
+		for _, f := range st.Principal.Federated {
+			if f == "token.actions.githubusercontent.com" || strings.HasSuffix(f, "/token.actions.githubusercontent.com") {
+				if !slices.ContainsFunc(st.Conditions, func(c Condition) bool {
+					return strings.EqualFold(c.Key, "token.actions.githubusercontent.com:sub") && !slices.Contains(c.Values, "*")
+				}) {
+					out = append(out, Risk{Check: "oidc-trust-without-subject", Category: ResourceExposure, Severity: Critical,
+						Policies: []string{label}, Actions: slices.Clone(acts),
+						Reason: "trusts GitHub's OIDC provider without a condition on the token's sub: any repository's workflow can assume the role"})
+				}
+			}
+		}
+	}
+	sortRisks(out)
+	return out
+}
+
+func actsInclude(st *Statement, action string) bool {
+	for _, a := range st.Actions {
+		if glob(a, action, true, false) {
+			return !st.NotAction
+		}
+	}
+	return st.NotAction
+}
+
+// actsWrite reports whether a statement grants more than reads: a wildcard
+// action or one that does not start with Get, List or Describe.
+func actsWrite(st *Statement) bool {
+	if st.NotAction {
+		return true
+	}
+	for _, a := range st.Actions {
+		_, name, _ := strings.Cut(a, ":")
+		if a == "*" || strings.HasSuffix(name, "*") && len(name) < 4 {
+			return true
+		}
+		l := strings.ToLower(name)
+		if !strings.HasPrefix(l, "get") && !strings.HasPrefix(l, "list") && !strings.HasPrefix(l, "describe") && !strings.HasPrefix(l, "head") {
+			return true
+		}
+	}
+	return false
+}
