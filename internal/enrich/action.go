@@ -60,6 +60,7 @@ type catalog struct {
 	list       []*Action             // in file order
 	techniques map[string]string     // id → name
 	techOrder  []string              // in file order
+	access     *accessTables         // iamactions.tsv, resources.tsv, unrecorded.tsv
 }
 
 // isTechniqueID reports whether s reads like an ATT&CK technique id: T1234
@@ -148,6 +149,9 @@ func parseCatalog(actions, techniques string) (*catalog, error) {
 		for _, src := range sources[k.service] {
 			c.bySource[actionKey{src, k.event}] = a
 		}
+	}
+	if c.access, err = parseAccess(iamActionsTSV, resourcesTSV, unrecordedTSV); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
