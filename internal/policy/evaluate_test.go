@@ -83,7 +83,7 @@ func evalCases() []evalCase {
 		{name: "an Allow in an identity-based policy allows", req: get(alice, nil), set: Set{Identity: []*Policy{s3Read}}, want: Allowed, reason: `"s3-read"`},
 		{name: "by default every request is implicitly denied", req: get(alice, nil), set: Set{}, want: ImplicitDeny, lacking: IdentityPolicy},
 		{name: "an explicit Deny overrides an Allow in the same policy", req: get(alice, nil),
-			set: Set{Identity: []*Policy{must("mixed", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Sid":"NoReports","Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::example-bucket/reports/*"}]}`)}},
+			set:  Set{Identity: []*Policy{must("mixed", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Sid":"NoReports","Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::example-bucket/reports/*"}]}`)}},
 			want: ExplicitDeny, reason: `"NoReports"`},
 		{name: "an explicit Deny in any policy overrides an Allow in another", req: get(alice, nil),
 			set: Set{Identity: []*Policy{s3All, must("deny", denyStmt("s3:*", "*"))}}, want: ExplicitDeny},
@@ -138,7 +138,7 @@ func evalCases() []evalCase {
 
 		// --- SCPs at several levels.
 		{name: "every SCP level must allow: an OU without the action denies", req: Request{Principal: alice, Action: "iam:CreateUser", Resource: "*"},
-			set: Set{Identity: []*Policy{fullAccess}, SCP: [][]*Policy{{fullAccess}, {must("ou-allow-list", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:*","ec2:*"],"Resource":"*"}}`)}, {fullAccess}}},
+			set:  Set{Identity: []*Policy{fullAccess}, SCP: [][]*Policy{{fullAccess}, {must("ou-allow-list", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:*","ec2:*"],"Resource":"*"}}`)}, {fullAccess}}},
 			want: ImplicitDeny, lacking: SCP, level: 2, reason: "no SCP at level 2 allows"},
 		{name: "all SCP levels allowing and an identity allow is allowed", req: get(alice, nil),
 			set: Set{Identity: []*Policy{s3Read}, SCP: [][]*Policy{{fullAccess}, {s3All}, {fullAccess}}}, want: Allowed},
@@ -157,10 +157,10 @@ func evalCases() []evalCase {
 
 		// --- RCPs.
 		{name: "an explicit Deny in an RCP denies even a cross-account grant", req: xget(mallory),
-			set: Set{Identity: []*Policy{s3All}, Resource: []*Policy{bucketPolicy(`{"AWS":"444455556666"}`, "Allow")}, RCP: [][]*Policy{{fullAccess, must("org-only", `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-abc123"}}}}`)}}},
+			set:  Set{Identity: []*Policy{s3All}, Resource: []*Policy{bucketPolicy(`{"AWS":"444455556666"}`, "Allow")}, RCP: [][]*Policy{{fullAccess, must("org-only", `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-abc123"}}}}`)}}},
 			want: ExplicitDeny, reason: "RCP"},
 		{name: "every RCP level must allow", req: get(alice, nil),
-			set: Set{Identity: []*Policy{s3All}, RCP: [][]*Policy{{must("rcp-full", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}`)}, {must("rcp-kms", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}`)}}},
+			set:  Set{Identity: []*Policy{s3All}, RCP: [][]*Policy{{must("rcp-full", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}`)}, {must("rcp-kms", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}`)}}},
 			want: ImplicitDeny, lacking: RCP, level: 2},
 
 		// --- Resource-based policies within one account.
@@ -351,8 +351,8 @@ func TestFactsContext(t *testing.T) {
 		Time:             mustTime("2024-05-01T10:00:00Z"),
 		SessionCreated:   mustTime("2024-05-01T09:30:00Z"),
 		MFAAuthenticated: "true", SecureTransport: "true",
-		CalledVia:        []string{"cloudformation.amazonaws.com"},
-		PrincipalTags:    map[string]string{"team": "orders"},
+		CalledVia:     []string{"cloudformation.amazonaws.com"},
+		PrincipalTags: map[string]string{"team": "orders"},
 	}
 	c := f.Context()
 	want := map[string]string{

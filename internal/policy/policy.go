@@ -242,6 +242,11 @@ func jsonError(doc []byte, err error, stmt int, sid string) *SyntaxError {
 		off = te.Offset
 		e.Msg = fmt.Sprintf("expected a JSON object, found %s", te.Value)
 	}
+	// encoding/json's offsets count the bytes read, the offending one
+	// included: step back onto it.
+	if off > 0 {
+		off--
+	}
 	if off >= 0 && off <= int64(len(doc)) {
 		before := doc[:off]
 		e.Line = bytes.Count(before, []byte{'\n'}) + 1
