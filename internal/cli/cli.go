@@ -29,6 +29,7 @@ const usage = `trailsentry reads AWS CloudTrail and reports what attackers do.
 Usage:
   trailsentry scan [flags] PATH...     scan files, folders (the S3 layout) or - for stdin
   trailsentry rules list|show|test|stats  list the rules, show one, run their examples, measure their volume
+  trailsentry findings --state DSN     list every finding a state holds, profile findings derived anew
   trailsentry verify [flags] PATH      prove a trail's log files were not altered, deleted or cut off
   trailsentry corpus [flags]           generate a realistic CloudTrail corpus for trials and benchmarks
   trailsentry version                  print the version
@@ -53,6 +54,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runRules(ctx, rest, stdin, stdout, stderr)
 	case "verify":
 		return runVerify(ctx, rest, stdout, stderr)
+	case "findings":
+		return runFindings(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "trailsentry %s\n", Version)
 		return ExitOK

@@ -24,6 +24,7 @@ func runCorpus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	files := fs.Int("files", 20, "number of gzip log files")
 	seed := fs.Int64("seed", 1, "random seed: the same seed gives the same corpus")
 	start := fs.String("start", "2024-03-11T00:00:00Z", "time of the first event (RFC 3339)")
+	spanFlag := fs.String("span", "72h", "time the files cover (72h, 30d)")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return usageError(stderr, err)
@@ -42,6 +43,10 @@ func runCorpus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return usageError(stderr, fmt.Errorf("--start: %w", err))
 	}
+	span, err := parseSpan(*spanFlag)
+	if err != nil || span <= 0 {
+		return usageError(stderr, fmt.Errorf("--span %q: want a positive duration such as 72h or 30d", *spanFlag))
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		fmt.Fprintf(stderr, "trailsentry: %v\n", err)
 		return ExitUsage
@@ -49,7 +54,7 @@ func runCorpus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	con := newConsole(stderr, isTerminal(stderr))
 	began := time.Now()
 	planted, err := corpus.Generate(ctx, corpus.Options{
-		Dir: *out, Events: *events, Files: *files, Seed: *seed, Start: t0,
+		Dir: *out, Events: *events, Files: *files, Seed: *seed, Start: t0, Span: span,
 	}, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "trailsentry: corpus: %v\n", err)

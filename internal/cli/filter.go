@@ -93,14 +93,26 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	unit := map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour}
-	if u, ok := unit[s[len(s)-1]]; ok {
-		if n, err := strconv.Atoi(s[:len(s)-1]); err == nil && n >= 0 {
-			return now.Add(-time.Duration(n) * u).UTC(), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+	if d, err := parseSpan(s); err == nil {
 		return now.Add(-d).UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time (2024-05-01, 2024-05-01T10:00:00Z) or an age (36h, 7d)", s)
+}
+
+// parseSpan reads a length of time: a Go duration ("36h", "90m") or days and
+// weeks ("7d", "2w").
+func parseSpan(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty duration")
+	}
+	unit := map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour}
+	if u, ok := unit[s[len(s)-1]]; ok {
+		if n, err := strconv.Atoi(s[:len(s)-1]); err == nil && n >= 0 {
+			return time.Duration(n) * u, nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("%q is not a duration (36h, 7d, 2w)", s)
 }

@@ -62,6 +62,8 @@ type scanOptions struct {
 	suppressed  bool
 	shadow      bool
 	s3PathStyle bool
+	learning    string
+	noProfiles  bool
 }
 
 func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -85,6 +87,8 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.StringVar(&o.config, "config", "", "configuration file (YAML) with suppressions: matches people judged benign, kept but not reported")
 	fs.BoolVar(&o.suppressed, "include-suppressed", false, "also show suppressed findings (they never count toward the exit code)")
 	fs.BoolVar(&o.shadow, "include-shadow", false, "also show the findings of rules in shadow mode (they never count toward the exit code)")
+	fs.StringVar(&o.learning, "learning", "7d", "learning period of the first-seen baselines: what a principal, account or key does in its first LEARNING is learnt, not reported")
+	fs.BoolVar(&o.noProfiles, "no-profiles", false, "leave out the profile detections (first-seen baselines, credential origin, risk tiers)")
 	fs.BoolVar(&o.s3PathStyle, "s3-path-style", false, "address S3 buckets path-style (http://host/bucket/key), for S3-compatible servers given with AWS_ENDPOINT_URL_S3")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to this file (for performance work)")
 	paths, err := parseFlags(fs, args)
@@ -113,6 +117,10 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	if o.maxEvidence < 1 {
 		return usageError(stderr, fmt.Errorf("--max-evidence must be at least 1"))
+	}
+	learning, err := parseSpan(o.learning)
+	if err != nil {
+		return usageError(stderr, fmt.Errorf("--learning: %w", err))
 	}
 	for flag, v := range map[string]string{"--progress": o.progress, "--color": o.color} {
 		if v != "auto" && v != "always" && v != "never" {
@@ -191,19 +199,24 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		defer st.Close()
 	}
 
+	var state detect.State = detect.NewMemoryState() // the run's, without --state
+	if st != nil {
+		state = st
+	}
 	var corr *correlating
 	if len(corrs) > 0 {
-		var state detect.State = detect.NewMemoryState() // the run's, without --state
-		if st != nil {
-			state = st
-		}
 		corr = newCorrelating(corrs, state, st == nil, o.maxEvidence)
+	}
+	var prof *profiling
+	if !o.noProfiles {
+		prof = newProfiling(learning, state)
 	}
 
 	showProgress := o.progress == "always" || (o.progress == "auto" && tty)
 	sc := &scanner{
 		corr:     corr,
 		s3:       s3src,
+		prof:     prof,
 		suppress: suppressions,
 		ctx:      ctx,
 		state:    st,
@@ -256,6 +269,15 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			}
 			findings = append(findings, f)
 		}
+		finding.Sort(findings)
+	}
+	if prof != nil && ctx.Err() == nil {
+		pf, err := prof.findings(ctx, false, findings, suppressions)
+		if err != nil {
+			con.warn("profile findings not derived", "error", err)
+			res.stateErrors++
+		}
+		findings = append(findings, pf...)
 		finding.Sort(findings)
 	}
 	findings, silenced, shadowed := splitSilenced(findings, o.suppressed, o.shadow)
@@ -381,6 +403,7 @@ func ruleInfos(rs []*detect.Rule) map[*detect.Rule]*finding.RuleInfo {
 type scanner struct {
 	corr     *correlating // nil without correlation rules
 	s3       *ingest.S3   // nil when no PATH is an s3:// URL
+	prof     *profiling   // nil with --no-profiles
 	suppress *finding.Suppressions
 	ctx      context.Context
 	state    store.Store // nil without --state
@@ -423,8 +446,9 @@ func (c *counts) add(o counts) {
 type scanResult struct {
 	counts
 	agg  *finding.Aggregator
-	done []detect.Checkpoint // files read to the end, for the state
-	occ  []detect.Occurrence // correlation occurrences not yet stored
+	done []detect.Checkpoint  // files read to the end, for the state
+	occ  []detect.Occurrence  // correlation occurrences not yet stored
+	prof *detect.ProfileBatch // profile observations not yet stored
 }
 
 func (r *scanResult) summary(rules, ruleErrs int) *finding.Summary {
@@ -524,6 +548,9 @@ func (s *scanner) run(ctx context.Context, paths []string, stdin io.Reader, show
 // work is one worker: it takes objects until there are none left.
 func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *progress) scanResult {
 	res := scanResult{agg: s.aggregator()}
+	if s.prof != nil {
+		res.prof = s.prof.prof.NewBatch()
+	}
 	opener := ingest.NewOpener()
 	view := s.enricher.NewView() // reset for each event; its caches last the whole run
 	var dec *event.Decoder
@@ -559,7 +586,19 @@ func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *pro
 		prog.bytesDone.Add(obj.Size)
 	}
 	s.flushOccurrences(&res)
+	s.flushProfile(&res)
 	return res
+}
+
+// flushProfile stores a worker's pending profile observations.
+func (s *scanner) flushProfile(res *scanResult) {
+	if res.prof == nil || res.prof.Len() == 0 {
+		return
+	}
+	if err := s.prof.flush(s.ctx, res.prof); err != nil {
+		s.con.warn("profile state not written", "error", err)
+		res.stateErrors++
+	}
 }
 
 // flushOccurrences stores a worker's pending correlation occurrences.
@@ -685,6 +724,12 @@ func (s *scanner) decodeObject(name string, dec *event.Decoder, view *enrich.Vie
 			}
 			view.Reset(ev)
 			s.engine.Match(view, add)
+			if res.prof != nil {
+				res.prof.Observe(view)
+				if res.prof.Len() >= profileBatch {
+					s.flushProfile(res)
+				}
+			}
 			if len(matched) > 0 {
 				for _, o := range s.corr.corr.Match(view, matched) {
 					res.occ = append(res.occ, own(o))

@@ -12,12 +12,12 @@ import (
 
 	"github.com/trailsentry/trailsentry/internal/corpus"
 	"github.com/trailsentry/trailsentry/internal/detect"
-	"github.com/trailsentry/trailsentry/internal/finding"
 	"github.com/trailsentry/trailsentry/internal/store"
 )
 
-// stateFindings reads every finding a state holds, as JSON lines in id order.
-func stateFindings(t *testing.T, dsn string) []string {
+// allFindings reads every finding a state holds — stored, and profile
+// findings derived from its baselines — as JSON lines in order.
+func allFindings(t *testing.T, dsn string) []string {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, dsn)
@@ -25,31 +25,27 @@ func stateFindings(t *testing.T, dsn string) []string {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	var out []string
-	err = st.View(ctx, func(r detect.Reader) error {
-		recs, err := r.ListFindings(ctx, "", 100000)
-		for _, rec := range recs {
-			f, ferr := finding.FromRecord(rec)
-			if ferr != nil {
-				return ferr
-			}
-			b, _ := json.Marshal(f)
-			out = append(out, string(b))
-		}
-		return err
-	})
+	all, err := stateFindings(ctx, st, detect.DefaultLearning, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range all {
+		b, _ := json.Marshal(f)
+		out = append(out, string(b))
 	}
 	return out
 }
 
-// A corpus scanned once into one state, and in shuffled pieces by several
-// invocations into another, leaves the same findings; a file already in the
-// state is not counted twice.
+// A 30-day corpus scanned once into one state, and in shuffled order by ten
+// invocations into another, leaves the same findings — correlations and
+// profile findings included; a file already in the state is not counted
+// twice.
 func TestScanStateOneBatchEqualsShuffledInvocations(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := corpus.Generate(context.Background(), corpus.Options{Dir: dir, Events: 6000, Files: 24, Seed: 7, Start: time.Date(2024, 3, 11, 0, 0, 0, 0, time.UTC)}, nil); err != nil {
+	const nfiles = 60
+	if _, err := corpus.Generate(context.Background(), corpus.Options{Dir: dir, Events: 12000, Files: nfiles, Seed: 7,
+		Start: time.Date(2024, 3, 11, 0, 0, 0, 0, time.UTC), Span: 30 * 24 * time.Hour}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var files []string
@@ -59,7 +55,7 @@ func TestScanStateOneBatchEqualsShuffledInvocations(t *testing.T) {
 		}
 		return nil
 	})
-	if len(files) != 24 {
+	if len(files) != nfiles {
 		t.Fatalf("%d files", len(files))
 	}
 
@@ -71,8 +67,8 @@ func TestScanStateOneBatchEqualsShuffledInvocations(t *testing.T) {
 	pieces := filepath.Join(t.TempDir(), "pieces.db")
 	rng := rand.New(rand.NewPCG(3, 4))
 	rng.Shuffle(len(files), func(i, j int) { files[i], files[j] = files[j], files[i] })
-	for i := 0; i < len(files); i += 5 {
-		args := append([]string{"scan", "--format", "json", "--state", pieces}, files[i:min(i+5, len(files))]...)
+	for i := 0; i < len(files); i += nfiles / 10 {
+		args := append([]string{"scan", "--format", "json", "--state", pieces}, files[i:min(i+nfiles/10, len(files))]...)
 		if res := run(t, "", args...); res.code == ExitUsage {
 			t.Fatalf("piece %d: %s", i, res.stderr)
 		}
@@ -80,13 +76,19 @@ func TestScanStateOneBatchEqualsShuffledInvocations(t *testing.T) {
 	// Again, whole: every file is in the state already, nothing changes.
 	again := run(t, "", "scan", "--format", "json", "--state", pieces, filepath.Join(dir, "AWSLogs"))
 	rep := parseReport(t, again.stdout)
-	if rep.Summary.FilesSkipped["already_in_state"] != 24 || rep.Summary.EventsDecoded != 0 || len(rep.Findings) != 0 {
+	if rep.Summary.FilesSkipped["already_in_state"] != nfiles || rep.Summary.EventsDecoded != 0 || len(rep.Findings) != 0 {
 		t.Errorf("rescan: %+v, %d findings", rep.Summary, len(rep.Findings))
 	}
 
-	want, got := stateFindings(t, batch), stateFindings(t, pieces)
+	want, got := allFindings(t, batch), allFindings(t, pieces)
 	if len(want) < 10 {
 		t.Fatalf("only %d findings in the batch state", len(want))
+	}
+	all := strings.Join(want, "\n")
+	for _, kind := range []string{`"rarity":"`, `"correlated_values"`, `"actor_risk"`} {
+		if !strings.Contains(all, kind) {
+			t.Errorf("no finding has %s: the comparison does not cover it", kind)
+		}
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d findings from the pieces, %d from one batch", len(got), len(want))

@@ -25,12 +25,13 @@ import (
 
 // Options says what to generate.
 type Options struct {
-	Dir      string    // output root; files go under Dir/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/
-	Events   int       // total events
-	Files    int       // number of .json.gz files (events spread evenly); 0 means one per 500 events
-	Seed     int64     // deterministic output for a given seed
-	Start    time.Time // first event time; zero means 2024-03-11T00:00:00Z
-	Accounts []string  // 12-digit account IDs; default three. With two or more, the last one is
+	Dir      string        // output root; files go under Dir/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/
+	Events   int           // total events
+	Files    int           // number of .json.gz files (events spread evenly); 0 means one per 500 events
+	Seed     int64         // deterministic output for a given seed
+	Start    time.Time     // first event time; zero means 2024-03-11T00:00:00Z
+	Span     time.Duration // time the files cover; zero means 72 hours
+	Accounts []string      // 12-digit account IDs; default three. With two or more, the last one is
 	// delivered by an organization trail, under AWSLogs/o-…/<account>/…
 }
 
@@ -49,8 +50,8 @@ type Planted struct {
 // scan of Dir: it is not CloudTrail.
 const GroundTruthFile = ".ground-truth.json"
 
-// span is how much time the corpus covers, and window how much one file
-// covers (CloudTrail delivers about every five minutes).
+// span is how much time the corpus covers by default, and window how much
+// one file covers (CloudTrail delivers about every five minutes).
 const (
 	span   = 72 * time.Hour
 	window = 5 * time.Minute
@@ -108,6 +109,9 @@ func (o *Options) normalize() error {
 	}
 	if o.Files < 1 || o.Files > o.Events {
 		return fmt.Errorf("corpus: need 1 <= files <= events, got %d files for %d events", o.Files, o.Events)
+	}
+	if o.Span <= 0 {
+		o.Span = span
 	}
 	if o.Start.IsZero() {
 		o.Start = time.Date(2024, 3, 11, 0, 0, 0, 0, time.UTC)
@@ -331,14 +335,21 @@ func endpointService(svc string) bool {
 // and user agents.
 func usePersona(c *call, p *persona) {
 	c.who = p
+	session := -1
 	if p.user {
 		c.kind = idIAMUser
 	} else {
 		c.kind = idAssumedRole
-		c.sess = &p.sessions[c.r.IntN(len(p.sessions))]
+		session = c.r.IntN(len(p.sessions))
+		c.sess = &p.sessions[session]
 	}
 	c.agent = p.agents[c.r.IntN(len(p.agents))]
 	c.ip = p.ips[c.r.IntN(len(p.ips))]
+	if p.kind == callerInstance && session >= 0 {
+		// An instance reaches the public endpoints through one NAT
+		// address: its credentials are used from one place.
+		c.ip = p.ips[session%len(p.ips)]
+	}
 	switch {
 	case p.kind == callerConfig:
 		c.invokedBy = "config.amazonaws.com"

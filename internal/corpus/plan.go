@@ -67,7 +67,7 @@ func makePlan(opt Options, est *estate) ([]*fileSpec, []Planted) {
 	}
 
 	files := make([]*fileSpec, opt.Files)
-	step := span / time.Duration(opt.Files)
+	step := opt.Span / time.Duration(opt.Files)
 	for i := range files {
 		a := est.accounts[searchInts(accountCum, r.IntN(total))]
 		region := regions[searchInts(regionCum, r.IntN(rt))].name

@@ -43,6 +43,7 @@ const (
 	kindAPI                                // "api", "principal:<arn>", IAM action
 	kindAPIAccount                         // "api", "account:<id>", IAM action
 	kindService                            // "service", "principal:<arn>", service prefix
+	kindServiceAccount                     // "service", "account:<id>", service prefix
 	kindClient                             // "client", "principal:<arn>", user-agent family
 	kindRegion                             // "region", "principal:<arn>", region
 	kindRegionAccount                      // "region", "account:<id>", region
@@ -67,6 +68,7 @@ var profileKinds = [numKinds]struct{ kind, scope string }{
 	kindAPI:             {"api", "principal:"},
 	kindAPIAccount:      {"api", "account:"},
 	kindService:         {"service", "principal:"},
+	kindServiceAccount:  {"service", "account:"},
 	kindClient:          {"client", "principal:"},
 	kindRegion:          {"region", "principal:"},
 	kindRegionAccount:   {"region", "account:"},
@@ -241,6 +243,7 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 				b.add(profileKey{kind: kindService, subject: principal, value: a.Service}, s)
 				if account != "" {
 					b.add(profileKey{kind: kindAPIAccount, subject: account, value: a.Name}, s)
+					b.add(profileKey{kind: kindServiceAccount, subject: account, value: a.Service}, s)
 				}
 				if len(a.Risks) > 0 && account != "" {
 					actor := account + " " + v.Actor()

@@ -381,7 +381,7 @@ func (e *evaluation) principals(principals []string) ([]ProfileHit, error) {
 	}
 	var found []newOf
 	var acctKeys []BaselineKey
-	accountKind := map[profileKind]profileKind{kindAPI: kindAPIAccount, kindRegion: kindRegionAccount, kindNetwork: kindNetworkAccount}
+	accountKind := map[profileKind]profileKind{kindAPI: kindAPIAccount, kindService: kindServiceAccount, kindRegion: kindRegionAccount, kindNetwork: kindNetworkAccount}
 	for _, p := range principals {
 		for _, k := range kinds {
 			vals := e.newValues(got[k.baselineKey(p, "")], start[p])

@@ -23,7 +23,7 @@ import (
 // SchemaVersion is the version of the Finding JSON schema. The minor number
 // grows when fields are added, the major number when a field changes meaning
 // or goes away.
-const SchemaVersion = "2.0"
+const SchemaVersion = "2.1"
 
 // RuleInfo is what a finding needs to know about the rule that produced it.
 // The CLI fills one per loaded rule (from detect.Rule) and passes the same
@@ -111,6 +111,19 @@ type Finding struct {
 	// acted, what the action can do, where the call came from.
 	Context *enrich.Summary `json:"context,omitempty"`
 
+	// ActorRisk is the actor's risk tier: how risky the calls it made in the
+	// data scanned were; absent when it made none with a risk category.
+	ActorRisk *ActorRisk `json:"actor_risk,omitempty"`
+
+	// For findings of the profile detections (first-seen baselines,
+	// credential origin): whose profile (a principal ARN, an account id, an
+	// access key id), how rare the new values are in the account (unseen,
+	// rare, infrequent), and what they were measured against. The values
+	// themselves are CorrelatedValues; Count is how many there are.
+	Subject string `json:"subject,omitempty"`
+	Rarity  string `json:"rarity,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+
 	// Files names the files a finding is about, for findings that concern
 	// files rather than events (log integrity: a modified log file, a deleted
 	// digest). Absent for findings from rules over events.
@@ -167,6 +180,7 @@ func Sort(findings []*Finding) {
 	slices.SortFunc(findings, func(a, b *Finding) int {
 		return cmp.Or(
 			cmp.Compare(b.Severity.Score, a.Severity.Score),
+			cmp.Compare(tierRank(a), tierRank(b)),
 			cmp.Compare(a.Rule.Title, b.Rule.Title),
 			a.FirstSeen.Compare(b.FirstSeen),
 			cmp.Compare(a.Account, b.Account),

@@ -153,18 +153,23 @@ type ocsfService struct {
 
 // ocsfUnmapped holds what OCSF 1.3 has no attribute for.
 type ocsfUnmapped struct {
-	SchemaVersion     string   `json:"trailsentry_schema_version"`
-	SeverityScore     Score    `json:"severity_score"`
-	SeverityLabel     Label    `json:"severity_label"`
-	RuleSource        string   `json:"rule_source"`
-	RuleLevel         string   `json:"rule_level"`
-	FalsePositives    []string `json:"false_positives,omitempty"`
-	EventIDsTruncated bool     `json:"event_ids_truncated"`
-	EventSources      []string `json:"event_sources"`
-	SourceIPAddresses []string `json:"source_ip_addresses"`
-	UserAgents        []string `json:"user_agents"`
-	ErrorCodes        []string `json:"error_codes"`
-	AccessKeyIDs      []string `json:"access_key_ids"`
+	SchemaVersion     string     `json:"trailsentry_schema_version"`
+	SeverityScore     Score      `json:"severity_score"`
+	SeverityLabel     Label      `json:"severity_label"`
+	RuleSource        string     `json:"rule_source"`
+	RuleLevel         string     `json:"rule_level"`
+	FalsePositives    []string   `json:"false_positives,omitempty"`
+	EventIDsTruncated bool       `json:"event_ids_truncated"`
+	EventSources      []string   `json:"event_sources"`
+	SourceIPAddresses []string   `json:"source_ip_addresses"`
+	UserAgents        []string   `json:"user_agents"`
+	ErrorCodes        []string   `json:"error_codes"`
+	AccessKeyIDs      []string   `json:"access_key_ids"`
+	CorrelatedValues  []string   `json:"correlated_values,omitempty"`
+	ActorRisk         *ActorRisk `json:"actor_risk,omitempty"`
+	Subject           string     `json:"subject,omitempty"`
+	Rarity            string     `json:"rarity,omitempty"`
+	Detail            string     `json:"detail,omitempty"`
 }
 
 // ocsfSeverity maps a label to OCSF's severity_id and its caption.
@@ -231,6 +236,11 @@ func toOCSF(f *Finding, version string) ocsfFinding {
 			UserAgents:        nonNil(f.UserAgents),
 			ErrorCodes:        nonNil(f.ErrorCodes),
 			AccessKeyIDs:      nonNil(f.AccessKeyIDs),
+			CorrelatedValues:  f.CorrelatedValues,
+			ActorRisk:         f.ActorRisk,
+			Subject:           f.Subject,
+			Rarity:            f.Rarity,
+			Detail:            f.Detail,
 		},
 	}
 	if f.Rule.Title != "" {

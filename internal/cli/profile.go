@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"context"
+	"time"
+
+	"github.com/trailsentry/trailsentry/internal/detect"
+	"github.com/trailsentry/trailsentry/internal/finding"
+)
+
+// profiling is a scan's profile detections at work (first-seen baselines,
+// credential origin, risk tiers): each worker fills a batch of observations
+// and flushes it to the state (the --state one, else the run's in memory);
+// at the end the findings are derived from the state, for what this run
+// touched.
+type profiling struct {
+	prof    *detect.Profiler
+	state   detect.State
+	touched detect.TouchedSet
+	infos   map[*detect.ProfileDetector]*finding.RuleInfo
+}
+
+// profileBatch is how many distinct baseline entries a worker gathers
+// before it writes them: a batch holds one entry per (kind, subject,
+// value), however many events repeat it.
+const profileBatch = 50_000
+
+func newProfiling(learning time.Duration, st detect.State) *profiling {
+	p := &profiling{
+		prof:  detect.NewProfiler(detect.ProfileOptions{Learning: learning}),
+		state: st,
+		infos: map[*detect.ProfileDetector]*finding.RuleInfo{},
+	}
+	for _, d := range detect.ProfileDetectors {
+		p.infos[d] = finding.ProfileRuleInfo(d)
+	}
+	return p
+}
+
+// flush writes a worker's batch.
+func (p *profiling) flush(ctx context.Context, b *detect.ProfileBatch) error {
+	p.touched.Add(b.Touched())
+	return b.Flush(ctx, p.state)
+}
+
+// findings derives the profile findings of what the run touched (of the
+// whole state when all is set) and sets the risk tier of every finding's
+// actor, the others' included.
+func (p *profiling) findings(ctx context.Context, all bool, others []*finding.Finding, suppress *finding.Suppressions) ([]*finding.Finding, error) {
+	var out []*finding.Finding
+	err := p.state.View(ctx, func(r detect.Reader) error {
+		touched := p.touched.Get()
+		if all {
+			var err error
+			if touched, err = detect.AllTouched(ctx, r); err != nil {
+				return err
+			}
+		}
+		hits, err := p.prof.Evaluate(ctx, r, touched)
+		if err != nil {
+			return err
+		}
+		for _, h := range hits {
+			out = append(out, finding.FromProfileHit(h, p.infos[h.Detector], suppress))
+		}
+		everything := append(out[:len(out):len(out)], others...)
+		seen := map[string]bool{}
+		var actors []string
+		for _, f := range everything {
+			if a := f.Account + " " + f.Actor; f.Account != "" && !seen[a] {
+				seen[a] = true
+				actors = append(actors, a)
+			}
+		}
+		tiers, err := p.prof.RiskTiers(ctx, r, actors)
+		if err != nil {
+			return err
+		}
+		for _, f := range everything {
+			if t, ok := tiers[f.Account+" "+f.Actor]; ok {
+				f.ActorRisk = &finding.ActorRisk{Tier: t.Tier, Categories: t.Categories}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
