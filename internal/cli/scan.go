@@ -64,6 +64,8 @@ type scanOptions struct {
 	s3PathStyle bool
 	learning    string
 	noProfiles  bool
+	asnDB       string
+	geoDB       string
 }
 
 func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -88,6 +90,8 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.BoolVar(&o.suppressed, "include-suppressed", false, "also show suppressed findings (they never count toward the exit code)")
 	fs.BoolVar(&o.shadow, "include-shadow", false, "also show the findings of rules in shadow mode (they never count toward the exit code)")
 	fs.StringVar(&o.learning, "learning", "7d", "learning period of the first-seen baselines: what a principal, account or key does in its first LEARNING is learnt, not reported")
+	fs.StringVar(&o.asnDB, "asn-db", os.Getenv("TRAILSENTRY_ASN_DB"), "MaxMind ASN database (GeoLite2-ASN.mmdb): the caller's network is its autonomous system")
+	fs.StringVar(&o.geoDB, "geo-db", os.Getenv("TRAILSENTRY_GEO_DB"), "MaxMind country or city database (GeoLite2-Country.mmdb): the caller's country")
 	fs.BoolVar(&o.noProfiles, "no-profiles", false, "leave out the profile detections (first-seen baselines, credential origin, risk tiers)")
 	fs.BoolVar(&o.s3PathStyle, "s3-path-style", false, "address S3 buckets path-style (http://host/bucket/key), for S3-compatible servers given with AWS_ENDPOINT_URL_S3")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to this file (for performance work)")
@@ -169,11 +173,11 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return usageError(stderr, errors.New("no rules to run: drop --no-builtin or give --rules"))
 	}
 
-	enricher, err := enrich.New(ctx, enrich.Options{ThreatLists: o.threatLists, TrustedLists: o.trusted})
+	enricher, err := enrich.New(ctx, enrich.Options{ThreatLists: o.threatLists, TrustedLists: o.trusted, ASNDatabase: o.asnDB, GeoDatabase: o.geoDB})
 	if err != nil {
 		return usageError(stderr, err)
 	}
-	if len(o.threatLists)+len(o.trusted) > 0 {
+	if len(o.threatLists)+len(o.trusted) > 0 || o.asnDB != "" || o.geoDB != "" {
 		// A scan of a stream (stdin) can run for days: edited lists apply
 		// without a restart.
 		watchCtx, stopWatch := context.WithCancel(ctx)

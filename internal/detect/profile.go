@@ -3,6 +3,7 @@ package detect
 import (
 	"context"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,8 @@ const (
 	kindRegionAccount                      // "region", "account:<id>", region
 	kindNetwork                            // "network", "principal:<arn>", network (see networkOf)
 	kindNetworkAccount                     // "network", "account:<id>", network
+	kindCountry                            // "country", "principal:<arn>", ISO country code
+	kindCountryAccount                     // "country", "account:<id>", ISO country code
 	kindKeyNetwork                         // "network", "key:<id>", network an access key was used from
 	kindKeyIssued                          // "issued", "key:<id>", network temporary credentials were issued to
 	kindKeySession                         // "session", "key:<id>", "<principal ARN> <session name>"
@@ -74,6 +77,8 @@ var profileKinds = [numKinds]struct{ kind, scope string }{
 	kindRegionAccount:   {"region", "account:"},
 	kindNetwork:         {"network", "principal:"},
 	kindNetworkAccount:  {"network", "account:"},
+	kindCountry:         {"country", "principal:"},
+	kindCountryAccount:  {"country", "account:"},
 	kindKeyNetwork:      {"network", "key:"},
 	kindKeyIssued:       {"issued", "key:"},
 	kindKeySession:      {"session", "key:"},
@@ -129,7 +134,7 @@ type profileKey struct {
 	subject string
 	value   string
 	extra   string // appended to value after a space: a session's name
-	net     netip.Prefix
+	net     network
 }
 
 type profileAgg struct {
@@ -223,6 +228,7 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 	failed := ev.Str(event.ErrorCode) != ""
 	net, netOK := networkOf(v)
 	region := ev.Str(event.AWSRegion)
+	country, countryOK := v.Country()
 
 	if account != "" {
 		b.add(profileKey{kind: kindActiveAccount, subject: account}, s)
@@ -231,6 +237,9 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 		}
 		if netOK {
 			b.add(profileKey{kind: kindNetworkAccount, subject: account, net: net}, s)
+		}
+		if countryOK {
+			b.add(profileKey{kind: kindCountryAccount, subject: account, value: country}, s)
 		}
 	}
 	if principal != "" {
@@ -262,6 +271,9 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 		if netOK {
 			b.add(profileKey{kind: kindNetwork, subject: principal, net: net}, s)
 		}
+		if countryOK {
+			b.add(profileKey{kind: kindCountry, subject: principal, value: country}, s)
+		}
 	}
 	if key := ev.Str(event.IdentityAccessKeyID); isAccessKeyID(key) {
 		b.add(profileKey{kind: kindActiveKey, subject: key}, s)
@@ -282,7 +294,7 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 // observeIssue records where credentials came from: the network the
 // temporary credentials an STS call returned were issued to, the user an
 // access key was created for, the users created.
-func (b *ProfileBatch) observeIssue(v *enrich.View, ev *event.Event, s Sighting, account string, net netip.Prefix, netOK bool) {
+func (b *ProfileBatch) observeIssue(v *enrich.View, ev *event.Event, s Sighting, account string, net network, netOK bool) {
 	switch ev.Str(event.EventSource) {
 	case "sts.amazonaws.com":
 		key := ev.First(pathIssuedKey).Text()
@@ -342,13 +354,32 @@ func isAccessKeyID(s string) bool {
 	return len(s) >= 16 && len(s) <= 128 && (strings.HasPrefix(s, "AKIA") || strings.HasPrefix(s, "ASIA"))
 }
 
-// networkOf is the network a call came from, as profiles compare it: the
-// public address's /24 (IPv4) or /48 (IPv6). Private addresses (a VPC
-// endpoint, inside a VPC) and AWS services have none: a workload's own calls
-// through its VPC are not a new place.
-func networkOf(v *enrich.View) (netip.Prefix, bool) {
+// network is where a call came from, as profiles compare it: the caller's
+// autonomous system when an ASN database is configured, else the public
+// address's /24 (IPv4) or /48 (IPv6).
+type network struct {
+	asn    uint32
+	prefix netip.Prefix
+}
+
+func (n network) valid() bool { return n.asn != 0 || n.prefix.IsValid() }
+
+func (n network) String() string {
+	if n.asn != 0 {
+		return "AS" + strconv.FormatUint(uint64(n.asn), 10)
+	}
+	return n.prefix.String()
+}
+
+// networkOf is the network of the call in v. Private addresses (a VPC
+// endpoint, inside a VPC) and AWS services have none: a workload's own
+// calls through its VPC are not a new place.
+func networkOf(v *enrich.View) (network, bool) {
 	if v.SourceKind() != enrich.SourcePublic {
-		return netip.Prefix{}, false
+		return network{}, false
+	}
+	if asn, _, ok := v.ASN(); ok {
+		return network{asn: asn}, true
 	}
 	a := v.SourceAddr()
 	bits := 24
@@ -356,7 +387,7 @@ func networkOf(v *enrich.View) (netip.Prefix, bool) {
 		bits = 48
 	}
 	p, err := a.Prefix(bits)
-	return p, err == nil
+	return network{prefix: p}, err == nil
 }
 
 // Observations turns the batch into observations for Tx.Observe and empties
@@ -368,7 +399,7 @@ func (b *ProfileBatch) Observations() []Observation {
 	for k, a := range b.entries {
 		value := k.value
 		switch {
-		case k.net.IsValid():
+		case k.net.valid():
 			value = k.net.String()
 		case k.kind == kindKeySession:
 			value += " " + k.extra

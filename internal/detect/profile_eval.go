@@ -51,7 +51,13 @@ var (
 	}
 	ProfileNewNetwork = &ProfileDetector{
 		ID: "trailsentry-profile-new-network", Title: "Principal calls from a network it has never used", Level: "low",
-		Description: "After its learning period, a principal's calls came from a public network (a /24, or /48 for IPv6) it had never called from. " +
+		Description: "After its learning period, a principal's calls came from a network it had never called from: its autonomous system when an ASN database is configured, else a /24 (a /48 for IPv6). " +
+			"Unseen: no principal of the account had called from it.",
+		Attack: []string{"T1078.004"},
+	}
+	ProfileNewCountry = &ProfileDetector{
+		ID: "trailsentry-profile-new-country", Title: "Principal calls from a country it has never called from", Level: "low",
+		Description: "After its learning period, a principal's calls came from a country it had never called from (needs a MaxMind country or city database). " +
 			"Unseen: no principal of the account had called from it.",
 		Attack: []string{"T1078.004"},
 	}
@@ -81,7 +87,7 @@ var (
 // ProfileDetectors lists every profile detection.
 var ProfileDetectors = []*ProfileDetector{
 	ProfileNewAPI, ProfileNewService, ProfileNewClient, ProfileNewRegion, ProfileAccountNewRegion,
-	ProfileNewNetwork, ProfileKeyNewNetwork, ProfileTempKeyOtherNetwork, ProfileInstanceKeyOtherNetwork,
+	ProfileNewNetwork, ProfileNewCountry, ProfileKeyNewNetwork, ProfileTempKeyOtherNetwork, ProfileInstanceKeyOtherNetwork,
 	ProfileNewUserKeyUsed,
 }
 
@@ -351,7 +357,7 @@ func (e *evaluation) principals(principals []string) ([]ProfileHit, error) {
 	if err != nil {
 		return nil, err
 	}
-	kinds := []profileKind{kindAPI, kindService, kindClient, kindRegion, kindNetwork}
+	kinds := []profileKind{kindAPI, kindService, kindClient, kindRegion, kindNetwork, kindCountry}
 	var keys []BaselineKey
 	accounts := map[string]bool{}
 	for _, p := range principals {
@@ -381,7 +387,7 @@ func (e *evaluation) principals(principals []string) ([]ProfileHit, error) {
 	}
 	var found []newOf
 	var acctKeys []BaselineKey
-	accountKind := map[profileKind]profileKind{kindAPI: kindAPIAccount, kindService: kindServiceAccount, kindRegion: kindRegionAccount, kindNetwork: kindNetworkAccount}
+	accountKind := map[profileKind]profileKind{kindAPI: kindAPIAccount, kindService: kindServiceAccount, kindRegion: kindRegionAccount, kindNetwork: kindNetworkAccount, kindCountry: kindCountryAccount}
 	for _, p := range principals {
 		for _, k := range kinds {
 			vals := e.newValues(got[k.baselineKey(p, "")], start[p])
@@ -408,7 +414,7 @@ func (e *evaluation) principals(principals []string) ([]ProfileHit, error) {
 	}
 	detectors := map[profileKind]*ProfileDetector{
 		kindAPI: ProfileNewAPI, kindService: ProfileNewService, kindClient: ProfileNewClient,
-		kindRegion: ProfileNewRegion, kindNetwork: ProfileNewNetwork,
+		kindRegion: ProfileNewRegion, kindNetwork: ProfileNewNetwork, kindCountry: ProfileNewCountry,
 	}
 	var hits []ProfileHit
 	for _, f := range found {
