@@ -1,5 +1,7 @@
 package policy
 
+import "slices"
+
 // Category is the kind of harm a risk enables.
 type Category string
 
@@ -243,16 +245,82 @@ func Checks() []Check {
 // count as a grant on others); "*" for the rest. A statement limited to named
 // resources does not pass: the checks ask about any resource of the type.
 func Probe(action, account string) string {
+	return probeARN(probeKind(action), account)
+}
+
+type probeType uint8
+
+const (
+	probeAny probeType = iota
+	probeUser
+	probeGroup
+	probeRole
+	probePolicy
+	probeSelf // the principal's own user (Check.OnSelf)
+	probeTypes
+)
+
+func probeKind(action string) probeType {
 	switch action {
 	case "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",
 		"iam:AttachUserPolicy", "iam:PutUserPolicy", "iam:CreateServiceSpecificCredential":
-		return "arn:aws:iam::" + account + ":user/trailsentry-probe-other-user"
+		return probeUser
 	case "iam:AttachGroupPolicy", "iam:PutGroupPolicy", "iam:AddUserToGroup":
-		return "arn:aws:iam::" + account + ":group/trailsentry-probe-group"
+		return probeGroup
 	case "iam:AttachRolePolicy", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:PassRole", "sts:AssumeRole":
-		return "arn:aws:iam::" + account + ":role/trailsentry-probe-role"
+		return probeRole
 	case "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion":
+		return probePolicy
+	}
+	return probeAny
+}
+
+func probeARN(k probeType, account string) string {
+	switch k {
+	case probeUser:
+		return "arn:aws:iam::" + account + ":user/trailsentry-probe-other-user"
+	case probeGroup:
+		return "arn:aws:iam::" + account + ":group/trailsentry-probe-group"
+	case probeRole:
+		return "arn:aws:iam::" + account + ":role/trailsentry-probe-role"
+	case probePolicy:
 		return "arn:aws:iam::" + account + ":policy/trailsentry-probe-policy"
 	}
 	return "*"
+}
+
+// probe is one (action, resource type) the checks ask about; checkProbes
+// indexes the table's probes once, so that an analysis asks each once and
+// keeps the answers in a slice rather than a map.
+type probe struct {
+	action string
+	kind   probeType
+}
+
+type probeIndex struct {
+	probes  []probe
+	byCheck [][]int // for each check, the indexes of its probes
+}
+
+var checkProbes = indexProbes()
+
+func indexProbes() probeIndex {
+	var ix probeIndex
+	for _, c := range checks {
+		var ids []int
+		for _, a := range c.Actions {
+			p := probe{a, probeKind(a)}
+			if c.OnSelf {
+				p.kind = probeSelf
+			}
+			i := slices.Index(ix.probes, p)
+			if i < 0 {
+				i = len(ix.probes)
+				ix.probes = append(ix.probes, p)
+			}
+			ids = append(ids, i)
+		}
+		ix.byCheck = append(ix.byCheck, ids)
+	}
+	return ix
 }

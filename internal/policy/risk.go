@@ -102,19 +102,20 @@ const (
 	allowed
 )
 
-// analyzer runs the checks for one principal, asking each (action, resource)
-// of the table once.
+// analyzer runs the checks for one principal, asking each probe of the table
+// once.
 type analyzer struct {
 	set      *Set
 	account  string
 	self     string
 	ev       evaluation
 	req      Request
-	verdicts map[string]verdict
+	verdicts []verdict          // by checkProbes index
+	arns     [probeTypes]string // probe resources, built when first needed
 }
 
 func analyzeSet(probePrincipal, reportPrincipal string, s Set) []Risk {
-	an := analyzer{set: &s, self: probePrincipal}
+	an := analyzer{set: &s, self: probePrincipal, verdicts: make([]verdict, len(checkProbes.probes))}
 	an.req = Request{Principal: probePrincipal, Context: probeContext(probePrincipal)}
 	an.ev = newEvaluation(&an.req)
 	an.account = an.ev.caller.account
@@ -122,23 +123,30 @@ func analyzeSet(probePrincipal, reportPrincipal string, s Set) []Risk {
 		an.account = "123456789012"
 	}
 	var out []Risk
+	admin := denied
 	for i := range checks {
 		c := &checks[i]
 		v := allowed
-		for _, act := range c.Actions {
-			v = min(v, an.decide(act, c.OnSelf))
+		for _, pi := range checkProbes.byCheck[i] {
+			v = min(v, an.decide(pi))
 			if v == denied {
 				break
 			}
 		}
-		if v == denied {
+		switch {
+		case v == denied:
+			continue
+		case c.Category == FullAdmin && v == allowed:
+			// Full admin subsumes every other check: report it alone.
+			return []Risk{an.risk(i, v, reportPrincipal)}
+		case c.Category == FullAdmin:
+			admin = v
+		case admin == conditional && v == conditional:
+			// Conditional full admin subsumes the other conditional grants;
+			// what is allowed outright is still worth its own risk.
 			continue
 		}
-		if c.Category == FullAdmin && v == allowed {
-			// Full admin subsumes every other check: report it alone.
-			return []Risk{an.risk(c, v, reportPrincipal)}
-		}
-		out = append(out, an.risk(c, v, reportPrincipal))
+		out = append(out, an.risk(i, v, reportPrincipal))
 	}
 	sortRisks(out)
 	return out
@@ -157,26 +165,34 @@ func probeContext(principal string) Context {
 	return ctx
 }
 
-func (an *analyzer) resource(action string, self bool) string {
-	if self {
-		if a, ok := splitARN(an.self); ok && strings.HasPrefix(a.resource, "user/") {
-			return an.self
+// resource is the ARN a probe asks about.
+func (an *analyzer) resource(k probeType) string {
+	if an.arns[k] == "" {
+		switch {
+		case k == probeSelf && strings.Contains(an.self, ":user/"):
+			an.arns[k] = an.self
+		case k == probeSelf:
+			an.arns[k] = probeARN(probeUser, an.account)
+		default:
+			an.arns[k] = probeARN(k, an.account)
 		}
 	}
-	return Probe(action, an.account)
+	return an.arns[k]
 }
 
-func (an *analyzer) decide(action string, self bool) verdict {
-	key := action
-	if self {
-		key += "|self"
-	}
-	if v, ok := an.verdicts[key]; ok {
+// point sets the evaluation on one probe.
+func (an *analyzer) point(pi int) {
+	p := checkProbes.probes[pi]
+	an.req.Action, an.req.Resource = p.action, an.resource(p.kind)
+	an.ev.resource, an.ev.resourceAccount = an.req.Resource, an.account
+}
+
+func (an *analyzer) decide(pi int) verdict {
+	if v := an.verdicts[pi]; v != unknown {
 		return v
 	}
-	an.req.Action, an.req.Resource = action, an.resource(action, self)
-	an.ev.resource, an.ev.resourceAccount, an.ev.collect = an.req.Resource, an.account, false
-	an.ev.optimistic = false
+	an.point(pi)
+	an.ev.collect, an.ev.optimistic = false, false
 	v := denied
 	if an.ev.evaluate(an.set).Decision == Allowed {
 		v = allowed
@@ -186,24 +202,24 @@ func (an *analyzer) decide(action string, self bool) verdict {
 			v = conditional
 		}
 	}
-	if an.verdicts == nil {
-		an.verdicts = make(map[string]verdict, 8)
-	}
-	an.verdicts[key] = v
+	an.verdicts[pi] = v
 	return v
 }
 
 // risk builds the Risk of a check that passed, naming the identity-based
 // policies whose statements allow its actions.
-func (an *analyzer) risk(c *Check, v verdict, principal string) Risk {
+func (an *analyzer) risk(i int, v verdict, principal string) Risk {
+	c := &checks[i]
 	r := Risk{Check: c.ID, Category: c.Category, Severity: c.Severity, Principal: principal,
 		Actions: slices.Clone(c.Actions), Reason: c.Reason, Conditional: v == conditional}
 	if r.Conditional {
 		r.Severity = r.Severity.lower()
 	}
-	for _, act := range c.Actions {
-		an.req.Action, an.req.Resource = act, an.resource(act, c.OnSelf)
-		an.ev.resource, an.ev.resourceAccount = an.req.Resource, an.account
+	if c.Category == FullAdmin {
+		r.Actions = []string{"*"} // the other actions are probes, not news
+	}
+	for _, pi := range checkProbes.byCheck[i] {
+		an.point(pi)
 		an.ev.collect, an.ev.optimistic = true, v == conditional
 		for _, m := range an.ev.evaluate(an.set).Matches {
 			if m.Kind == IdentityPolicy && !slices.Contains(r.Policies, m.Policy.Label()) {
