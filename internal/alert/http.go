@@ -81,8 +81,14 @@ func (h *httpSink) scrub(s string) string {
 			continue
 		}
 		s = strings.ReplaceAll(s, sec, redactURL(sec))
-		if u, err := url.Parse(sec); err == nil && u.Path != "" && u.Path != "/" {
-			s = strings.ReplaceAll(s, u.Path, "/[redacted]")
+		// A server may echo parts of the URL back: hide each of them too,
+		// the longest first.
+		if u, err := url.Parse(sec); err == nil && u.Host != "" {
+			for _, part := range []string{u.RequestURI(), u.EscapedPath(), u.Path, u.RawQuery} {
+				if len(part) > 1 {
+					s = strings.ReplaceAll(s, part, "[redacted]")
+				}
+			}
 		}
 	}
 	return s

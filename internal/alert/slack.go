@@ -142,7 +142,7 @@ func SlackMessageFor(f *finding.Finding, revision int64) SlackMessage {
 		fields = append(fields, field("*Calls*\n", calls))
 	}
 	if len(f.Attack) > 0 {
-		fields = append(fields, field("*ATT&CK*\n", strings.Join(f.Attack, ", ")))
+		fields = append(fields, field("*ATT&amp;CK*\n", strings.Join(f.Attack, ", ")))
 	}
 	blocks = append(blocks, SlackBlock{Type: "section", Fields: fields[:min(len(fields), slackMaxFields)]})
 
