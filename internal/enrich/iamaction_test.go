@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -434,5 +435,42 @@ func BenchmarkAuthorization(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestIAMReference(t *testing.T) {
+	const path = "../../docs/iam-actions.md"
+	want, err := IAMReference()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("%s is stale: run go test ./internal/enrich/ -run TestIAMReference -update", path)
+	}
+	// Every line of the tables is documented.
+	e := newEnricher(t, Options{})
+	for _, r := range e.catalog.access.ruleList {
+		if !strings.Contains(want, "| `"+r.event.service+":"+r.event.event+"` |") {
+			t.Errorf("%s:%s is not documented", r.event.service, r.event.event)
+		}
+	}
+	for _, r := range e.catalog.access.recRows {
+		if !strings.Contains(want, "| `"+r.action+"` |") {
+			t.Errorf("%s is not documented", r.action)
+		}
+	}
+	for _, p := range denyPolicies {
+		if !strings.Contains(want, "`"+p.Kind+"`") {
+			t.Errorf("deny kind %s is not documented", p.Kind)
+		}
 	}
 }
