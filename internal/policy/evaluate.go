@@ -245,12 +245,22 @@ type arnParts struct {
 	partition, service, region, account, resource string
 }
 
+// splitARN cuts an ARN into its components without allocating; the resource
+// keeps any colons it has.
 func splitARN(s string) (arnParts, bool) {
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" {
+	rest, ok := strings.CutPrefix(s, "arn:")
+	if !ok {
 		return arnParts{}, false
 	}
-	return arnParts{parts[1], parts[2], parts[3], parts[4], parts[5]}, true
+	var f [4]string
+	for i := range f {
+		j := strings.IndexByte(rest, ':')
+		if j < 0 {
+			return arnParts{}, false
+		}
+		f[i], rest = rest[:j], rest[j+1:]
+	}
+	return arnParts{f[0], f[1], f[2], f[3], rest}, true
 }
 
 func isAccountID(s string) bool {

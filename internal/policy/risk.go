@@ -191,6 +191,12 @@ func (an *analyzer) decide(pi int) verdict {
 	if v := an.verdicts[pi]; v != unknown {
 		return v
 	}
+	// Fast path: without a root caller or resource-based policies, nothing
+	// is allowed unless some identity-based Allow names the action.
+	if an.ev.caller.kind != callerRoot && len(an.set.Resource) == 0 && !an.identityNames(checkProbes.probes[pi].action) {
+		an.verdicts[pi] = denied
+		return denied
+	}
 	an.point(pi)
 	an.ev.collect, an.ev.optimistic = false, false
 	v := denied
@@ -204,6 +210,23 @@ func (an *analyzer) decide(pi int) verdict {
 	}
 	an.verdicts[pi] = v
 	return v
+}
+
+// identityNames reports whether an Allow statement of the identity-based
+// policies matches the action.
+func (an *analyzer) identityNames(action string) bool {
+	an.req.Action = action
+	for _, p := range an.set.Identity {
+		if p == nil {
+			continue
+		}
+		for i := range p.Statements {
+			if st := &p.Statements[i]; st.Effect == Allow && an.ev.actionMatches(st) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // risk builds the Risk of a check that passed, naming the identity-based
