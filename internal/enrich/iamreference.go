@@ -51,21 +51,21 @@ Each call needs one of:
 
 | need | meaning |
 | --- | --- |
-| `+"`iam`"+` | the caller's policies must allow the actions below (resource policies, SCPs, RCPs, boundaries and session policies may also have a say) |
-| `+"`none`"+` | no identity-based permission: the call is authorised by something else (a role's trust policy, a password, an Identity Center token), or it is an `+"`AwsServiceEvent`"+` (something a service did, not a caller's request) |
-| `+"`unknown`"+` | AWS does not say, or the record does not show, which permission the call needed |
+| ` + "`iam`" + ` | the caller's policies must allow the actions below (resource policies, SCPs, RCPs, boundaries and session policies may also have a say) |
+| ` + "`none`" + ` | no identity-based permission: the call is authorised by something else (a role's trust policy, a password, an Identity Center token), or it is an ` + "`AwsServiceEvent`" + ` (something a service did, not a caller's request) |
+| ` + "`unknown`" + ` | AWS does not say, or the record does not show, which permission the call needed |
 
 A call that the table below does not list needs the catalog's IAM action (` + "`actions.tsv`" + `, see
-[enrichment](enrichment.md#catalog)); a call outside the catalog, `+"`<service>:<eventName>`"+`, a guess.
+[enrichment](enrichment.md#catalog)); a call outside the catalog, ` + "`<service>:<eventName>`" + `, a guess.
 
 ### Calls that need more, other or no actions
 
-The file is `+"`internal/enrich/iamactions.tsv`"+`. A line without a condition is needed by every
-call; a line with one (a `+"`requestParameters`"+` path, present and not empty, `+"`path~text`"+` when its
+The file is ` + "`internal/enrich/iamactions.tsv`" + `. A line without a condition is needed by every
+call; a line with one (a ` + "`requestParameters`" + ` path, present and not empty, ` + "`path~text`" + ` when its
 value must contain the text) only when the request carries it, in place of the action in the
 *instead of* column when there is one, else as well. A resource given here replaces the action's
-templates of the next section for this call. `+"`-`"+` is a call that needs no identity permission,
-`+"`?`"+` one whose need is unknown.
+templates of the next section for this call. ` + "`-`" + ` is a call that needs no identity permission,
+` + "`?`" + ` one whose need is unknown.
 
 | event | when | IAM action | instead of | resource | note |
 | --- | --- | --- | --- | --- | --- |
@@ -127,19 +127,19 @@ template yields only ARNs. A modifier follows a bar:
 	w(`
 A resource that is a pattern is flagged as a wildcard. The patterns are deliberate:
 
-- **Secrets Manager**: a secret named by name gets `+"`secret:<name>-??????`"+`: its ARN ends in six random
-  characters the request does not show, and `+"`??????`"+` (not `+"`*`"+`) matches exactly those, never
-  `+"`<name>-other`"+`. A secret named by ARN is that ARN.
-- **KMS**: a key named by id or ARN is `+"`key/<id>`"+`; a key named by alias is `+"`key/*`"+`, because key
+- **Secrets Manager**: a secret named by name gets ` + "`secret:<name>-??????`" + `: its ARN ends in six random
+  characters the request does not show, and ` + "`??????`" + ` (not ` + "`*`" + `) matches exactly those, never
+  ` + "`<name>-other`" + `. A secret named by ARN is that ARN.
+- **KMS**: a key named by id or ARN is ` + "`key/<id>`" + `; a key named by alias is ` + "`key/*`" + `, because key
   policies and IAM policies match the key the alias points to, which the record does not name
-  (its `+"`resources[]`"+` often does, for the data-key calls).
+  (its ` + "`resources[]`" + ` often does, for the data-key calls).
 - **IAM paths**: requests name users, roles and groups without their path, so
-  `+"`user/<name>`"+` misses a path such as `+"`user/ops/<name>`"+`. A denied call's message names the
+  ` + "`user/<name>`" + ` misses a path such as ` + "`user/ops/<name>`" + `. A denied call's message names the
   exact ARN.
-- **Roles passed by instance profile** (`+"`RunInstances`"+`, `+"`AssociateIamInstanceProfile`"+`): the request
-  names the profile, not the role: `+"`role/*`"+`.
-- **Batches the record does not list**: `+"`DeleteObjects`"+` is `+"`<bucket>/*`"+`; `+"`RunInstances`"+` creates
-  `+"`instance/*`"+`.
+- **Roles passed by instance profile** (` + "`RunInstances`" + `, ` + "`AssociateIamInstanceProfile`" + `): the request
+  names the profile, not the role: ` + "`role/*`" + `.
+- **Batches the record does not list**: ` + "`DeleteObjects`" + ` is ` + "`<bucket>/*`" + `; ` + "`RunInstances`" + ` creates
+  ` + "`instance/*`" + `.
 
 | IAM actions | templates |
 | --- | --- |
@@ -162,7 +162,7 @@ A resource that is a pattern is flagged as a wildcard. The patterns are delibera
 Comparing what a principal was granted with what it used needs to know which uses CloudTrail
 can show. Some actions are never logged as events of their own; others only as data events, which
 a trail logs only when configured to. For these an unused grant is *unknown*, not *unused*. The
-file is `+"`internal/enrich/unrecorded.tsv`"+`; any other action is taken to be logged as a management
+file is ` + "`internal/enrich/unrecorded.tsv`" + `; any other action is taken to be logged as a management
 event.
 
 | IAM action | recorded | note |
@@ -195,11 +195,11 @@ Its `+"`errorMessage`"+`, for most services, names the principal (`+"`User: <arn
 		w("| %s… | `%s` |\n", p.Phrase, p.Kind)
 	}
 	w(`
-A message without a reason (older messages, `+"`Access Denied`"+` from S3,
-`+"`Not authorized to perform sts:AssumeRoleWithWebIdentity`"+`) has kind `+"`unknown`"+`, with whatever it does name. KMS's "the resource does
+A message without a reason (older messages, ` + "`Access Denied`" + ` from S3,
+` + "`Not authorized to perform sts:AssumeRoleWithWebIdentity`" + `) has kind ` + "`unknown`" + `, with whatever it does name. KMS's "the resource does
 not exist in this Region, no resource-based policies allow access, or a resource-based policy
-explicitly denies access" is `+"`resource-policy`"+`, not explicit. EC2 appends an
-`+"`Encoded authorization failure message`"+`: it is kept, for `+"`aws sts decode-authorization-message`"+`.
+explicitly denies access" is ` + "`resource-policy`" + `, not explicit. EC2 appends an
+` + "`Encoded authorization failure message`" + `: it is kept, for ` + "`aws sts decode-authorization-message`" + `.
 
 Two verdicts follow:
 
