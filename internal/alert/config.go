@@ -401,7 +401,7 @@ func buildSink(ctx context.Context, sc SinkConfig, opts Options) (Sink, error) {
 	case sc.Splunk != nil:
 		return newSplunk(h, *sc.Splunk, opts.Hostname)
 	case sc.SNS != nil:
-		return newSNS(ctx, sc.Name, *sc.SNS, client)
+		return newSNS(ctx, sc.Name, *sc.SNS, opts.HTTPClient, sc.timeout())
 	case sc.File != nil:
 		return &FileSink{name: sc.Name, path: sc.File.Path}, nil
 	case sc.Stdout != nil:

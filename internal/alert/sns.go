@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -52,7 +53,9 @@ func topicRegion(arn string) (string, error) {
 	return p[3], nil
 }
 
-func newSNS(ctx context.Context, name string, c SNSConfig, client *http.Client) (Sink, error) {
+// newSNS makes the sink's client. Without an HTTP client of the caller's, it
+// uses the SDK's own, which honours AWS_CA_BUNDLE and the like.
+func newSNS(ctx context.Context, name string, c SNSConfig, client *http.Client, timeout time.Duration) (Sink, error) {
 	region, err := topicRegion(c.TopicARN)
 	if err != nil {
 		return nil, err
@@ -60,11 +63,18 @@ func newSNS(ctx context.Context, name string, c SNSConfig, client *http.Client) 
 	if c.Region != "" {
 		region = c.Region
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region), config.WithHTTPClient(client))
+	var hc config.HTTPClient = awshttp.NewBuildableClient().WithTimeout(timeout)
+	if client != nil {
+		hc = client
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region), config.WithHTTPClient(hc))
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
 	cl := sns.NewFromConfig(cfg, func(o *sns.Options) {
+		// The outbox retries, with its own backoff and Retry-After; the
+		// SDK's retries would only hold a dispatcher's lease longer.
+		o.RetryMaxAttempts = 1
 		if c.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.Endpoint)
 		}
