@@ -395,7 +395,7 @@ func ruleInfos(rs []*detect.Rule) map[*detect.Rule]*finding.RuleInfo {
 		m[r] = &finding.RuleInfo{
 			ID: id, Title: r.Title, Source: r.Source, Level: r.Level,
 			Description: r.Description, Attack: r.Attack, FalsePositives: r.FalsePositives,
-			Shadow: r.Shadow,
+			Shadow: r.Shadow, Dedup: r.Dedup,
 		}
 	}
 	return m

@@ -53,6 +53,10 @@ type Rule struct {
 	// are counted, per rule and account, but not reported.
 	Shadow bool
 
+	// Dedup refines how the rule's matches become findings (`dedup:`):
+	// nil keeps the default, one finding per account, region and actor.
+	Dedup *Dedup
+
 	cond node
 }
 
@@ -221,6 +225,11 @@ func parseRule(root *yaml.Node) (*Rule, error) {
 	if n := keys["shadow"]; n != nil {
 		if err := n.Decode(&r.Shadow); err != nil {
 			return r, fmt.Errorf("shadow must be true or false (line %d)", n.Line)
+		}
+	}
+	if n := keys["dedup"]; n != nil {
+		if r.Dedup, err = parseDedup(n); err != nil {
+			return r, err
 		}
 	}
 	if n := keys["tests"]; n != nil {

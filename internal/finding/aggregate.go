@@ -43,6 +43,7 @@ type groupKey struct {
 	rule                   *RuleInfo
 	account, region, actor string
 	suppressed             string // the reason when a suppression covers the events
+	dedup                  string // the rule's own key part (RuleInfo.Dedup), "" by default
 }
 
 // group is one finding under construction. Times are Unix microseconds.
@@ -95,7 +96,7 @@ func (a *Aggregator) Len() int { return len(a.groups) }
 // were split between aggregators.
 func (a *Aggregator) Add(r *RuleInfo, v *enrich.View) {
 	ev := v.Event()
-	k := groupKey{rule: r, account: ev.Account(), region: ev.Str(event.AWSRegion), actor: v.Actor()}
+	k := groupKey{rule: r, account: ev.Account(), region: ev.Str(event.AWSRegion), actor: v.Actor(), dedup: r.Dedup.Key(v)}
 	k.suppressed = a.suppress.match(r, v, k.actor)
 	g := a.groups[k]
 	if g == nil {
@@ -133,6 +134,9 @@ func (k groupKey) id() string {
 	actor := k.actor
 	if k.suppressed != "" {
 		actor += "\x00suppressed"
+	}
+	if k.dedup != "" {
+		actor += "\x00dedup " + k.dedup
 	}
 	return DedupID(k.rule.ID, k.account, k.region, actor)
 }
@@ -209,6 +213,7 @@ func (g *group) finding(maxEvidence int) *Finding {
 		FailedCount:       g.failed,
 		Attack:            append([]string{}, r.Attack...),
 		Actor:             g.key.actor,
+		DedupKey:          g.key.dedup,
 		Shadow:            r.Shadow,
 		Suppressed:        g.key.suppressed != "",
 		SuppressedReason:  g.key.suppressed,

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/trailsentry/trailsentry/internal/detect"
 	"github.com/trailsentry/trailsentry/internal/enrich"
 )
 
@@ -42,6 +43,10 @@ type RuleInfo struct {
 	// Shadow: the rule is being tried out; its findings are marked and not
 	// reported.
 	Shadow bool
+
+	// Dedup is the rule's own dedup key (detect.Dedup); nil for the
+	// default one.
+	Dedup *detect.Dedup
 }
 
 // Finding is one rule's matches for one dedup key — rule id, account, region
@@ -121,8 +126,13 @@ type Finding struct {
 	// rare, infrequent), and what they were measured against. The values
 	// themselves are CorrelatedValues; Count is how many there are.
 	Subject string `json:"subject,omitempty"`
-	Rarity  string `json:"rarity,omitempty"`
-	Detail  string `json:"detail,omitempty"`
+
+	// DedupKey is the part of the dedup key a rule adds with its dedup:
+	// setting (fields it is told apart by, its event-time window), as a JSON
+	// list of "field=value" and "window=<start>"; absent for the default.
+	DedupKey string `json:"dedup_key,omitempty"`
+	Rarity   string `json:"rarity,omitempty"`
+	Detail   string `json:"detail,omitempty"`
 
 	// Files names the files a finding is about, for findings that concern
 	// files rather than events (log integrity: a modified log file, a deleted

@@ -37,6 +37,7 @@ type recordBody struct {
 
 	SuppressedReason string `json:"suppressed_reason,omitempty"`
 	Shadow           bool   `json:"shadow,omitempty"`
+	DedupKey         string `json:"dedup_key,omitempty"`
 }
 
 // Records returns the aggregator's findings as state records, to be merged
@@ -45,7 +46,7 @@ func (a *Aggregator) Records() ([]detect.FindingRecord, error) {
 	out := make([]detect.FindingRecord, 0, len(a.groups))
 	for _, g := range a.groups {
 		r := g.key.rule
-		body := recordBody{Rule: ruleRef(r), Attack: append([]string{}, r.Attack...), Actor: g.key.actor, Region: g.key.region, SuppressedReason: g.key.suppressed, Shadow: r.Shadow}
+		body := recordBody{Rule: ruleRef(r), Attack: append([]string{}, r.Attack...), Actor: g.key.actor, Region: g.key.region, SuppressedReason: g.key.suppressed, Shadow: r.Shadow, DedupKey: g.key.dedup}
 		if g.hasContext {
 			c := g.context
 			body.Context = &c
@@ -104,6 +105,7 @@ func FromRecord(rec detect.FindingRecord) (*Finding, error) {
 		FailedCount:       failed,
 		Attack:            nonNil(body.Attack),
 		Actor:             body.Actor,
+		DedupKey:          body.DedupKey,
 		Shadow:            body.Shadow,
 		Suppressed:        body.SuppressedReason != "",
 		SuppressedReason:  body.SuppressedReason,
