@@ -320,8 +320,11 @@ func (v *View) IAMActions() []string {
 // Authorization works out what the event's call needed: each IAM action
 // with the resource ARNs it was authorised against. For a denied call the
 // AccessDenied message's action and resource come first and are
-// authoritative. It reads the request, so it is worked out only when asked,
-// and anew on each ask.
+// authoritative; they also settle a call whose need is otherwise unknown
+// (a PartiQL statement refused as dynamodb:PartiQLDelete). A call that needs
+// no identity permission has no actions even when refused: its trust policy
+// or token refused it, and Denial says so. Authorization reads the request,
+// so it is worked out only when asked, and anew on each ask.
 func (v *View) Authorization() Authorization {
 	act := v.Action()
 	if act == nil {
@@ -350,10 +353,14 @@ func (v *View) Authorization() Authorization {
 			needs = append(needs, need{r.action, []*accessRule{r}})
 		}
 	}
-	if auth.Need != NeedIAM {
+	denial := v.Denial()
+	switch {
+	case auth.Need == NeedUnknown && denial.Action != "":
+		// The catalog cannot say, the refusal can: the action it names.
+		auth.Need, auth.Note = NeedIAM, ""
+	case auth.Need != NeedIAM:
 		return auth
-	}
-	if len(needs) == 0 {
+	case len(needs) == 0:
 		needs = append(needs, need{act.Name, nil})
 	}
 	for _, r := range rules {
@@ -372,7 +379,7 @@ func (v *View) Authorization() Authorization {
 	}
 
 	c := newARNContext(ev)
-	if d := v.Denial(); d.Action != "" {
+	if d := denial; d.Action != "" {
 		acc := Access{Action: d.Action, From: "error-message"}
 		if d.Resource != "" {
 			acc.Resources = []string{d.Resource}

@@ -474,3 +474,22 @@ func TestIAMReference(t *testing.T) {
 		}
 	}
 }
+
+// A call the catalog cannot settle is settled by its refusal's message.
+func TestIAMActionUnknownSettledByDenial(t *testing.T) {
+	e := newEnricher(t, Options{})
+	v := e.NewView()
+	deny := `"errorCode":"AccessDeniedException","errorMessage":"User: arn:aws:iam::111122223333:user/dev is not authorized to perform: dynamodb:PartiQLDelete on resource: arn:aws:dynamodb:eu-west-1:111122223333:table/orders because no identity-based policy allows the dynamodb:PartiQLDelete action"`
+	v.Reset(decode(t, apiCall("dynamodb.amazonaws.com", "ExecuteStatement", `{"statement":"***"}`, deny)))
+	a := v.Authorization()
+	want := []string{"dynamodb:PartiQLDelete arn:aws:dynamodb:eu-west-1:111122223333:table/orders [error-message]"}
+	if a.Need != NeedIAM || !slices.Equal(show(a), want) {
+		t.Errorf("got %s %q, want %q", a.Need, show(a), want)
+	}
+	// Refused federation stays a call that needs no identity permission.
+	deny = `"errorCode":"AccessDenied","errorMessage":"Not authorized to perform sts:AssumeRoleWithWebIdentity"`
+	v.Reset(decode(t, apiCall("sts.amazonaws.com", "AssumeRoleWithWebIdentity", `{"roleArn":"arn:aws:iam::111122223333:role/gha"}`, deny)))
+	if a := v.Authorization(); a.Need != NeedNone || len(a.Actions) != 0 || v.Denial().Action != "sts:AssumeRoleWithWebIdentity" {
+		t.Errorf("web identity: %+v %+v", a, v.Denial())
+	}
+}

@@ -211,14 +211,14 @@ func (t *template) fill(c *arnContext, out []string) (_ []string, wild, ok bool)
 			return out, false, false
 		}
 	}
-	var b strings.Builder
+	var b []byte
 	var expand func(i int, w bool)
 	expand = func(i int, w bool) {
 		if len(out) >= maxARNs {
 			return
 		}
 		if i == len(t.parts) {
-			if arn := b.String(); strings.HasPrefix(arn, "arn:") || arn == "*" {
+			if arn := string(b); strings.HasPrefix(arn, "arn:") || arn == "*" {
 				out = append(out, arn)
 				wild = wild || w || t.wild
 			}
@@ -226,10 +226,10 @@ func (t *template) fill(c *arnContext, out []string) (_ []string, wild, ok bool)
 		}
 		p := t.parts[i]
 		if p.alts == nil {
-			n := b.Len()
-			b.WriteString(p.lit)
+			n := len(b)
+			b = append(b, p.lit...)
 			expand(i+1, w)
-			truncate(&b, n)
+			b = b[:n]
 			return
 		}
 		for _, v := range values[i] {
@@ -243,24 +243,14 @@ func (t *template) fill(c *arnContext, out []string) (_ []string, wild, ok bool)
 				}
 				continue
 			}
-			n := b.Len()
-			b.WriteString(text)
+			n := len(b)
+			b = append(b, text...)
 			expand(i+1, w || vw)
-			truncate(&b, n)
+			b = b[:n]
 		}
 	}
 	expand(0, false)
 	return out, wild, true
-}
-
-// truncate cuts b back to n bytes (strings.Builder has no Truncate).
-func truncate(b *strings.Builder, n int) {
-	if b.Len() == n {
-		return
-	}
-	s := b.String()[:n]
-	b.Reset()
-	b.WriteString(s)
 }
 
 // values appends the non-empty string values one alternative reaches.
