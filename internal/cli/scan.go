@@ -64,6 +64,7 @@ type scanOptions struct {
 	s3PathStyle bool
 	learning    string
 	noProfiles  bool
+	noCorr      bool
 	asnDB       string
 	geoDB       string
 }
@@ -92,6 +93,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.StringVar(&o.learning, "learning", "7d", "learning period of the first-seen baselines: what a principal, account or key does in its first LEARNING is learnt, not reported")
 	fs.StringVar(&o.asnDB, "asn-db", os.Getenv("TRAILSENTRY_ASN_DB"), "MaxMind ASN database (GeoLite2-ASN.mmdb): the caller's network is its autonomous system")
 	fs.StringVar(&o.geoDB, "geo-db", os.Getenv("TRAILSENTRY_GEO_DB"), "MaxMind country or city database (GeoLite2-Country.mmdb): the caller's country")
+	fs.BoolVar(&o.noCorr, "no-correlations", false, "leave out the correlation rules (and the silent steps only they use): with --no-profiles, a stateless scan")
 	fs.BoolVar(&o.noProfiles, "no-profiles", false, "leave out the profile detections (first-seen baselines, credential origin, risk tiers)")
 	fs.BoolVar(&o.s3PathStyle, "s3-path-style", false, "address S3 buckets path-style (http://host/bucket/key), for S3-compatible servers given with AWS_ENDPOINT_URL_S3")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to this file (for performance work)")
@@ -165,6 +167,9 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	ruleSet, corrs, loadErrs, err := loadRules(o.rulePaths, !o.noBuiltin)
 	if err != nil {
 		return usageError(stderr, err)
+	}
+	if o.noCorr {
+		ruleSet, corrs = withoutCorrelations(ruleSet, corrs), nil
 	}
 	for _, e := range loadErrs {
 		con.warn("rule not loaded: " + e.Error())
@@ -380,6 +385,19 @@ func loadRules(paths []string, builtin bool) ([]*detect.Rule, []*detect.Correlat
 		}
 	}
 	return all, linked, errs, nil
+}
+
+// withoutCorrelations leaves out the rules that exist only as silent steps
+// of correlations: without the correlations they would report every step.
+func withoutCorrelations(rs []*detect.Rule, corrs []*detect.Correlation) []*detect.Rule {
+	c := detect.NewCorrelator(corrs, 0)
+	out := rs[:0:0]
+	for _, r := range rs {
+		if c.Generates(r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // ruleInfos describes each rule once for the findings it produces.

@@ -420,3 +420,31 @@ func TestScanCorrelationFindsProbing(t *testing.T) {
 		t.Error("the single denials are no longer findings (generate: true)")
 	}
 }
+
+// --no-correlations drops the correlation rules and the silent steps only
+// they use; the single denials (a rule in its own right) stay.
+func TestScanNoCorrelations(t *testing.T) {
+	var recs []string
+	for i, a := range []string{"ListUsers", "ListRoles", "ListPolicies", "ListGroups", "GetAccountAuthorizationDetails", "ListAccessKeys"} {
+		recs = append(recs, record(fmt.Sprintf("e-probe-%d", i), fmt.Sprintf("2024-03-11T12:0%d:00Z", i), "iam.amazonaws.com", a, "", `"errorCode":"AccessDenied","errorMessage":"not authorized",`))
+	}
+	path := filepath.Join(t.TempDir(), "probe.json")
+	writeFile(t, path, []byte(`{"Records":[`+strings.Join(recs, ",")+`]}`))
+	with := run(t, "", "scan", "--format", "json", path)
+	without := run(t, "", "scan", "--format", "json", "--no-correlations", "--no-profiles", path)
+	if !strings.Contains(with.stdout, `"78f6e429-3e22-4e8c-bd78-5ae59fcb5dae"`) {
+		t.Fatal("no probing finding with correlations on")
+	}
+	if strings.Contains(without.stdout, `"78f6e429-3e22-4e8c-bd78-5ae59fcb5dae"`) || strings.Contains(without.stdout, "(correlation step)") {
+		t.Errorf("a correlation or a step reported with --no-correlations:\n%s", without.stdout)
+	}
+	if !strings.Contains(without.stdout, `"0187e9ae-225c-4af5-b5a1-92b299d26fef"`) {
+		t.Error("the single denials are gone with --no-correlations")
+	}
+	if r := parseReport(t, without.stdout); r.Summary.RulesLoaded >= parseReport(t, with.stdout).Summary.RulesLoaded {
+		t.Errorf("rules loaded: %d without correlations, not fewer", r.Summary.RulesLoaded)
+	}
+	if bad := run(t, "", "scan", "--learning", "soon", path); bad.code != ExitUsage || !strings.Contains(bad.stderr, "--learning") {
+		t.Errorf("--learning soon: exit %d, %s", bad.code, bad.stderr)
+	}
+}
