@@ -139,6 +139,7 @@ func md5hex(s string) string {
 }
 
 func TestQueueLifecycleAndMessageRoundTrip(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv := sqstest.New(t)
 	c := srv.Client(ctx)
@@ -276,6 +277,7 @@ func TestQueueLifecycleAndMessageRoundTrip(t *testing.T) {
 // TestMessageAttributesMD5KnownAnswer checks MD5OfMessageAttributes against
 // a value real SQS returned for the attribute baz=qux (String).
 func TestMessageAttributesMD5KnownAnswer(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv := sqstest.New(t)
 	c := srv.Client(ctx)
@@ -301,6 +303,7 @@ func TestMessageAttributesMD5KnownAnswer(t *testing.T) {
 }
 
 func TestLongPollReturnsOnSend(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv := sqstest.New(t)
 	c := srv.Client(ctx)
@@ -394,6 +397,7 @@ func TestLongPollReturnsOnSend(t *testing.T) {
 }
 
 func TestVisibilityRedeliveryAndStaleHandles(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv, clk := startWithClock(t)
 	c := srv.Client(ctx)
@@ -495,6 +499,7 @@ func TestVisibilityRedeliveryAndStaleHandles(t *testing.T) {
 }
 
 func TestRedriveToDeadLetterQueue(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv, clk := startWithClock(t)
 	c := srv.Client(ctx)
@@ -557,6 +562,7 @@ func TestRedriveToDeadLetterQueue(t *testing.T) {
 }
 
 func TestDelayAndRetention(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv, clk := startWithClock(t)
 	c := srv.Client(ctx)
@@ -594,6 +600,7 @@ func TestDelayAndRetention(t *testing.T) {
 }
 
 func TestBatches(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv := sqstest.New(t)
 	c := srv.Client(ctx)
@@ -674,6 +681,7 @@ func TestBatches(t *testing.T) {
 }
 
 func TestTypedErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv := sqstest.New(t)
 	c := srv.Client(ctx)
@@ -805,6 +813,7 @@ func TestTypedErrors(t *testing.T) {
 }
 
 func TestPurgeAndDelayWithRealClock(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv := sqstest.New(t)
 	c := srv.Client(ctx)
@@ -836,6 +845,7 @@ func TestPurgeAndDelayWithRealClock(t *testing.T) {
 // consumers at once (run with -race): every message is received and deleted,
 // none is lost.
 func TestConcurrentProducersAndConsumers(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	srv := sqstest.New(t)
