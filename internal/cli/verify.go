@@ -10,23 +10,31 @@ import (
 	"strings"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
 	"github.com/trailsentry/trailsentry/internal/finding"
 	"github.com/trailsentry/trailsentry/internal/ingest"
 	"github.com/trailsentry/trailsentry/internal/integrity"
 )
 
-const verifySynopsis = `Usage: trailsentry verify --public-key FILE [flags] PATH...
+const verifySynopsis = `Usage: trailsentry verify [--public-key FILE] [flags] PATH...
 
-Proves that a local copy of a CloudTrail trail (as "aws s3 sync" leaves it:
-AWSLogs/<account>/CloudTrail/ and CloudTrail-Digest/) was not altered,
-deleted or cut off: every digest's signature and link to the previous one,
-every listed log file's SHA-256, log files no digest lists, and hours without
-a digest. Problems are findings. The newest digest's own signature lives in S3
-object metadata: give it in a signatures.json beside AWSLogs/ or with
---signatures. See docs/verify.md.`
+Proves that a CloudTrail trail — in S3 (s3://bucket/prefix) or a local copy
+as "aws s3 sync" leaves it (AWSLogs/<account>/CloudTrail/ and
+CloudTrail-Digest/) — was not altered, deleted or cut off: every digest's
+signature and link to the previous one, every listed log file's SHA-256, log
+files no digest lists, and hours without a digest. Problems are findings.
+
+Keys: --public-key files; without any, CloudTrail's ListPublicKeys is asked
+for the keys of the digests' regions and period (also with --fetch-keys).
+A digest's own signature is in its S3 object metadata, read when verifying
+from S3; for a local copy, give the newest digest's in a signatures.json
+beside AWSLogs/ or with --signatures. See docs/verify.md.`
 
 type verifyOptions struct {
 	publicKeys listFlag
+	fetchKeys  bool
+	pathStyle  bool
 	signatures string
 	format     string
 	failOn     string
@@ -38,6 +46,8 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var o verifyOptions
 	fs := newFlagSet("verify", stderr, verifySynopsis)
 	fs.Var(&o.publicKeys, "public-key", "CloudTrail public key `FILE`: PEM, or the JSON output of aws cloudtrail list-public-keys (repeatable: keys of every region and period)")
+	fs.BoolVar(&o.fetchKeys, "fetch-keys", false, "also fetch CloudTrail's public keys with ListPublicKeys (the default when no --public-key is given)")
+	fs.BoolVar(&o.pathStyle, "s3-path-style", false, "address S3 buckets path-style (http://host/bucket/key), for S3-compatible servers given with AWS_ENDPOINT_URL_S3")
 	fs.StringVar(&o.signatures, "signatures", "", "JSON `FILE` of digest key to hex signature (x-amz-meta-signature), for the newest digests (default: signatures.json in PATH, or beside it)")
 	fs.StringVar(&o.format, "format", "", "output: table, json, jsonl or ocsf (default table on a terminal, json otherwise)")
 	fs.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above: info, low, medium, high, critical, or none")
@@ -49,18 +59,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if len(paths) == 0 {
 		fs.Usage()
-		return usageError(stderr, errors.New("verify needs a PATH: a local copy of the trail"))
-	}
-	for _, p := range paths {
-		if strings.HasPrefix(p, "s3://") {
-			return usageError(stderr, fmt.Errorf("verify %s: reading a trail from S3 is not supported yet; copy it with `aws s3 sync %s ./trail` and verify the copy", p, p))
-		}
+		return usageError(stderr, errors.New("verify needs a PATH: the trail in S3 (s3://bucket/prefix) or a local copy"))
 	}
 	if err := ingest.CheckPaths(paths); err != nil {
 		return usageError(stderr, err)
-	}
-	if len(o.publicKeys) == 0 {
-		return usageError(stderr, errors.New("verify needs --public-key FILE: CloudTrail's public keys for the digests' regions (`aws cloudtrail list-public-keys`, see docs/verify.md); fetching them is not supported yet"))
 	}
 	keys := integrity.KeySet{}
 	for _, p := range o.publicKeys {
@@ -83,7 +85,11 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 
 	con := newConsole(stderr, isTerminal(stderr))
-	inv, err := integrity.Collect(ctx, paths)
+	s3src, err := newS3Source(ctx, paths, o.pathStyle, ingest.Selection{})
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	inv, err := integrity.CollectFrom(ctx, paths, s3src)
 	if err != nil {
 		return usageError(stderr, err)
 	}
@@ -96,6 +102,13 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if len(inv.Digests) == 0 {
 		return usageError(stderr, fmt.Errorf("no CloudTrail digest files under %s: is log file validation on for the trail, and was AWSLogs/<account>/CloudTrail-Digest/ copied?", strings.Join(paths, ", ")))
+	}
+	if o.fetchKeys || len(o.publicKeys) == 0 {
+		fetched, err := fetchKeys(ctx, con, inv)
+		if err != nil {
+			return usageError(stderr, err)
+		}
+		keys.Add(fetched...)
 	}
 
 	rep, err := integrity.Verify(ctx, inv, integrity.Options{Keys: keys, Signatures: sigs, Workers: o.workers})
@@ -137,6 +150,27 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return ExitFindings
 	}
 	return ExitOK
+}
+
+// fetchKeys gets CloudTrail's public keys for the digests' regions and
+// period with ListPublicKeys, saying so: verify calls AWS for keys only when
+// no key file was given, or when asked with --fetch-keys.
+func fetchKeys(ctx context.Context, con *console, inv *integrity.Inventory) ([]integrity.PublicKey, error) {
+	regions, start, end := inv.DigestPeriod()
+	con.info("fetching CloudTrail's public keys with ListPublicKeys", "regions", strings.Join(regions, ","),
+		"from", start.Format(time.RFC3339), "to", end.Format(time.RFC3339))
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration, to fetch CloudTrail's public keys: %w (or give them with --public-key, see docs/verify.md)", err)
+	}
+	keys, err := integrity.FetchPublicKeys(ctx, cfg, regions, start, end)
+	if err != nil {
+		return nil, fmt.Errorf("%w (or give the keys with --public-key, see docs/verify.md)", err)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("ListPublicKeys returned no key for %s from %s to %s", strings.Join(regions, ", "), start.Format(time.RFC3339), end.Format(time.RFC3339))
+	}
+	return keys, nil
 }
 
 // loadSignatures merges the signatures files found in the trail with the

@@ -238,8 +238,7 @@ func TestVerifyUsage(t *testing.T) {
 		want string
 	}{
 		{"no path", []string{"--public-key", tr.PublicKeyFile}, "needs a PATH"},
-		{"s3", []string{"--public-key", tr.PublicKeyFile, "s3://trail-bucket/AWSLogs/"}, "not supported yet"},
-		{"no public key", []string{tr.Dir}, "needs --public-key"},
+		{"s3 URL malformed", []string{"--public-key", tr.PublicKeyFile, "s3://Trail_Bucket/AWSLogs/"}, "s3://Trail_Bucket/AWSLogs/"},
 		{"bad public key", []string{"--public-key", badKey, tr.Dir}, badKey},
 		{"missing path", []string{"--public-key", tr.PublicKeyFile, filepath.Join(empty, "nope")}, "nope"},
 		{"no digests", []string{"--public-key", tr.PublicKeyFile, empty}, "no CloudTrail digest files"},

@@ -2,6 +2,7 @@ package integrity
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/md5"
 	"crypto/rsa"
@@ -15,6 +16,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 )
 
 // PublicKey is a CloudTrail signing key with the fingerprint digests name it
@@ -22,7 +27,11 @@ import (
 type PublicKey struct {
 	Fingerprint string // hex MD5 of the PKCS#1 DER encoding
 	Key         *rsa.PublicKey
-	Source      string // the file it came from
+	Source      string // the file it came from, or ListPublicKeys and the region
+
+	// ValidFrom and ValidUntil are the period CloudTrail says the key signed
+	// digests in (ListPublicKeys); zero for keys from files.
+	ValidFrom, ValidUntil time.Time
 }
 
 // Fingerprint is the fingerprint CloudTrail gives a public key in digests
@@ -144,4 +153,40 @@ func VerifySignature(key *rsa.PublicKey, d *StoredDigest, signatureHex string) e
 		return errors.New("signature does not verify")
 	}
 	return nil
+}
+
+// FetchPublicKeys asks CloudTrail (ListPublicKeys, through the SDK with
+// cfg's credentials) for the public keys whose private keys signed digests
+// between start and end, in each region: CloudTrail signs a region's
+// digests with a key of that region, and answers for it only there. Every
+// page is read. A key whose stated fingerprint is not its own is an error.
+func FetchPublicKeys(ctx context.Context, cfg aws.Config, regions []string, start, end time.Time) ([]PublicKey, error) {
+	var keys []PublicKey
+	for _, region := range regions {
+		client := cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = region })
+		in := &cloudtrail.ListPublicKeysInput{StartTime: aws.Time(start.UTC()), EndTime: aws.Time(end.UTC())}
+		for page := 1; ; page++ {
+			out, err := client.ListPublicKeys(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("ListPublicKeys in %s: %w", region, err)
+			}
+			for i, pk := range out.PublicKeyList {
+				k, err := x509.ParsePKCS1PublicKey(pk.Value)
+				if err != nil {
+					return nil, fmt.Errorf("ListPublicKeys in %s: page %d key %d: %w", region, page, i, err)
+				}
+				fp := Fingerprint(k)
+				if stated := aws.ToString(pk.Fingerprint); stated != "" && !strings.EqualFold(stated, fp) {
+					return nil, fmt.Errorf("ListPublicKeys in %s: page %d key %d: stated fingerprint %s, but the key's is %s", region, page, i, stated, fp)
+				}
+				keys = append(keys, PublicKey{Fingerprint: fp, Key: k, Source: "ListPublicKeys in " + region,
+					ValidFrom: aws.ToTime(pk.ValidityStartTime), ValidUntil: aws.ToTime(pk.ValidityEndTime)})
+			}
+			if aws.ToString(out.NextToken) == "" || aws.ToString(out.NextToken) == aws.ToString(in.NextToken) {
+				break
+			}
+			in.NextToken = out.NextToken
+		}
+	}
+	return keys, nil
 }

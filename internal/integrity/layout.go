@@ -2,22 +2,44 @@ package integrity
 
 import (
 	"context"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/trailsentry/trailsentry/internal/ingest"
 )
 
-// File is a local file of a trail, placed by its S3 key.
+// File is a file of a trail — in a local copy, or in S3 — placed by its S3
+// key.
 type File struct {
-	Path string // where it is on disk
+	Path string // where it is: on disk, or s3://bucket/key
 	Key  string // its S3 key from "AWSLogs/" on, which digests are matched by
 
 	// From the key: AWSLogs/[<org-id>/]<account>/<CloudTrail|CloudTrail-Digest>/<region>/YYYY/MM/DD/<name>.
 	Org, Account, Region, Name string
+
+	obj ingest.Object // how to read it; zero for a File made by hand (read from Path on disk)
 }
+
+// open opens the file's stored bytes, with its S3 user metadata (nil for a
+// local file).
+func (f File) open() (io.ReadCloser, map[string]string, error) {
+	if f.obj.Name == "" {
+		r, err := os.Open(f.Path)
+		if err != nil {
+			return nil, nil, pathless(err)
+		}
+		return r, nil, nil
+	}
+	return ingest.OpenStored(f.obj)
+}
+
+// inS3 reports whether the file is read from S3.
+func (f File) inS3() bool { return ingest.IsS3URL(f.obj.Name) }
 
 // scope is the account and region folder a file belongs to, whatever its kind.
 func (f File) scope() scope { return scope{f.Org, f.Account, f.Region} }
@@ -79,14 +101,24 @@ type Inventory struct {
 // files stand for the same key (overlapping or duplicate folders), the first
 // found is kept.
 func Collect(ctx context.Context, roots []string) (*Inventory, error) {
+	return CollectFrom(ctx, roots, nil)
+}
+
+// CollectFrom is Collect for roots that may also be s3://bucket/prefix URLs,
+// listed through src (nil when there are none). src's selection is set to
+// the folders verification reads: log files and digests.
+func CollectFrom(ctx context.Context, roots []string, src *ingest.S3) (*Inventory, error) {
+	if src != nil {
+		src.Select(ingest.Selection{Folders: []string{logDir, digestDir}})
+	}
 	inv := &Inventory{}
 	seen := make(map[string]bool)
 	found := make(chan ingest.Object, 256)
-	go ingest.WalkLocal(ctx, roots, nil, found, func(err error) {
+	go ingest.Walk(ctx, roots, nil, src, found, func(err error) {
 		inv.Unreadable = append(inv.Unreadable, err) // only the walker goroutine writes this
 	})
 	for obj := range found {
-		if filepath.Base(obj.Name) == SignaturesFile {
+		if !ingest.IsS3URL(obj.Name) && filepath.Base(obj.Name) == SignaturesFile {
 			inv.Signatures = append(inv.Signatures, obj.Name)
 			continue
 		}
@@ -104,7 +136,7 @@ func Collect(ctx context.Context, roots []string) (*Inventory, error) {
 			continue
 		}
 		seen[key] = true
-		f.Path = obj.Name
+		f.Path, f.obj = obj.Name, obj
 		if kind == digestDir {
 			inv.Digests = append(inv.Digests, f)
 		} else {
@@ -115,7 +147,7 @@ func Collect(ctx context.Context, roots []string) (*Inventory, error) {
 		return nil, err
 	}
 	for _, root := range roots {
-		if path.Base(filepath.ToSlash(filepath.Clean(root))) != "AWSLogs" {
+		if ingest.IsS3URL(root) || path.Base(filepath.ToSlash(filepath.Clean(root))) != "AWSLogs" {
 			continue
 		}
 		beside := filepath.Join(filepath.Dir(filepath.Clean(root)), SignaturesFile)
@@ -124,4 +156,34 @@ func Collect(ctx context.Context, roots []string) (*Inventory, error) {
 		}
 	}
 	return inv, nil
+}
+
+// DigestPeriod is what fetching the public keys for the inventory's digests
+// needs: their regions, and the period their names' times span, widened by
+// the hour before the first (a digest's end is in its name) and an hour
+// after the last.
+func (inv *Inventory) DigestPeriod() (regions []string, start, end time.Time) {
+	seen := map[string]bool{}
+	for _, f := range inv.Digests {
+		if !seen[f.Region] {
+			seen[f.Region] = true
+			regions = append(regions, f.Region)
+		}
+		n, ok := ParseDigestName(f.Name)
+		if !ok {
+			continue
+		}
+		if start.IsZero() || n.End.Before(start) {
+			start = n.End
+		}
+		if n.End.After(end) {
+			end = n.End
+		}
+	}
+	slices.Sort(regions)
+	if start.IsZero() { // no digest name could be read: the keys of now
+		end = time.Now().UTC()
+		start = end
+	}
+	return regions, start.Add(-time.Hour), end.Add(time.Hour)
 }

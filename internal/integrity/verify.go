@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"runtime"
 	"slices"
@@ -79,9 +78,13 @@ type entry struct {
 	name          DigestName
 	named         bool
 
-	sig, sigFrom string // its signature and where it came from
-	modified     bool   // its successor recorded another hash
-	missingPrev  bool   // it names a predecessor the copy lacks
+	sig, sigFrom string // its signature as its successor (or the signatures file) gives it, and which
+	// metaSig and metaAlg are its own signature and algorithm from its S3
+	// object's user metadata (x-amz-meta-signature,
+	// x-amz-meta-signature-algorithm), when read from S3.
+	metaSig, metaAlg string
+	modified         bool // its successor recorded another hash
+	missingPrev      bool // it names a predecessor the copy lacks
 }
 
 func (e *entry) trail() string { return e.name.Trail }
@@ -158,11 +161,12 @@ func (v *verifier) readDigests(ctx context.Context, files []File) []*entry {
 		e := &entry{File: f}
 		e.name, e.named = ParseDigestName(f.Name)
 		entries[i] = e
-		data, err := os.ReadFile(f.Path)
+		data, meta, err := readStored(f)
 		if err != nil {
-			v.unreadable(fmt.Errorf("digest %s: %w", f.Path, pathless(err)))
+			v.unreadable(fmt.Errorf("digest %s: %w", f.Path, err))
 			return
 		}
+		e.metaSig, e.metaAlg = strings.ToLower(strings.TrimSpace(meta["signature"])), meta["signature-algorithm"]
 		sd, err := ReadDigest(f.Path, data)
 		if err != nil {
 			v.problem(Problem{Rule: RuleDigestInvalid, Account: f.Account, Region: f.Region, Trail: e.trail(),
@@ -275,16 +279,14 @@ func (v *verifier) checkSignatures(entries []*entry, byChain map[chain][]*entry)
 		if e.StoredDigest == nil || e.modified {
 			continue // a modified digest cannot verify; that problem is reported
 		}
-		if e.sig == "" {
-			if sig, ok := v.opts.Signatures[e.Key]; ok {
-				e.sig, e.sigFrom = sig, "the signatures file"
-			}
-		}
 		p := Problem{Account: e.Account, Region: e.Region, Trail: e.trail(), Files: []string{e.Path}, Start: e.Start, End: e.End}
-		if e.sig == "" {
+		sigs := v.signatures(e, p)
+		if len(sigs) == 0 {
 			p.Rule = RuleSignatureUnchecked
 			n := next[e]
 			switch {
+			case e.inS3():
+				p.Detail = "its S3 object has no signature in its metadata (x-amz-meta-signature), as CloudTrail writes, and no later digest carries it"
 			case e.named && !e.name.Backfill && n == nil:
 				p.Detail = "the newest digest of its chain: its signature is only in S3 object metadata (x-amz-meta-signature); give it in signatures.json or with --signatures, under the key " + e.Key
 			case n != nil && n.StoredDigest != nil && n.IsStart():
@@ -304,14 +306,54 @@ func (v *verifier) checkSignatures(entries []*entry, byChain map[chain][]*entry)
 			v.problem(p)
 			continue
 		}
-		if err := VerifySignature(key.Key, e.StoredDigest, e.sig); err != nil {
-			p.Rule = RuleSignatureInvalid
-			p.Detail = fmt.Sprintf("%v with the key of fingerprint %s (%s); the signature came from %s", err, key.Fingerprint, key.Source, e.sigFrom)
-			v.problem(p)
-			continue
+		valid := true
+		for _, sig := range sigs {
+			if err := VerifySignature(key.Key, e.StoredDigest, sig.sig); err != nil {
+				p.Rule = RuleSignatureInvalid
+				p.Detail = fmt.Sprintf("%v with the key of fingerprint %s (%s); the signature came from %s", err, key.Fingerprint, key.Source, sig.from)
+				v.problem(p)
+				valid = false
+			}
 		}
-		v.rep.SignaturesValid++
+		if valid {
+			v.rep.SignaturesValid++
+		}
 	}
+}
+
+// signedBy is a digest's signature and where it was found.
+type signedBy struct{ sig, from string }
+
+// signatures gathers what is known of a digest's signature: its S3
+// metadata, and the copy its successor carries (or the signatures file's,
+// when neither is there). They should be one and the same; each different
+// one is checked, so a forged metadata signature is caught even when the
+// successor vouches for the digest. A metadata signature with an algorithm
+// other than SHA256withRSA is a problem of its own.
+func (v *verifier) signatures(e *entry, p Problem) []signedBy {
+	var sigs []signedBy
+	if e.metaSig != "" {
+		if e.metaAlg != "" && e.metaAlg != SignatureAlgorithm {
+			p.Rule = RuleSignatureInvalid
+			p.Detail = fmt.Sprintf("its S3 object metadata says x-amz-meta-signature-algorithm %q: only %s is known", e.metaAlg, SignatureAlgorithm)
+			v.problem(p)
+		} else {
+			sigs = append(sigs, signedBy{e.metaSig, "its S3 object metadata (x-amz-meta-signature)"})
+		}
+	}
+	if e.sig == "" && len(sigs) == 0 {
+		if sig, ok := v.opts.Signatures[e.Key]; ok {
+			e.sig, e.sigFrom = sig, "the signatures file"
+		}
+	}
+	if e.sig != "" {
+		if len(sigs) > 0 && strings.EqualFold(sigs[0].sig, e.sig) {
+			sigs[0].from += " and " + e.sigFrom
+		} else {
+			sigs = append(sigs, signedBy{e.sig, e.sigFrom})
+		}
+	}
+	return sigs
 }
 
 func (v *verifier) keyList() string {
@@ -408,7 +450,7 @@ func (v *verifier) checkLogs(ctx context.Context, entries []*entry, logs []File)
 	}
 	forEach(ctx, len(toHash), v.opts.Workers, func(i int) {
 		f := toHash[i]
-		sum, gzipped, err := hashFile(f.Path)
+		sum, gzipped, err := hashStored(f)
 		if err != nil {
 			v.unreadable(fmt.Errorf("log file %s: %w", f.Path, err))
 			return
@@ -498,12 +540,24 @@ func logPeriod(l listing) (time.Time, time.Time) {
 	return start.UTC(), end.UTC()
 }
 
-// hashFile returns the hex SHA-256 of a file's bytes and whether they are
-// gzip.
-func hashFile(name string) (sum string, gzipped bool, err error) {
-	f, err := os.Open(name)
+// readStored reads a file's stored bytes, with its S3 user metadata.
+func readStored(file File) ([]byte, map[string]string, error) {
+	r, meta, err := file.open()
 	if err != nil {
-		return "", false, pathless(err)
+		return nil, nil, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	return data, meta, err
+}
+
+// hashStored returns the hex SHA-256 of a file's stored bytes (for S3, the
+// object's bytes as CloudTrail delivered them, gzip) and whether they are
+// gzip.
+func hashStored(file File) (sum string, gzipped bool, err error) {
+	f, _, err := file.open()
+	if err != nil {
+		return "", false, err
 	}
 	defer f.Close()
 	h := sha256.New()

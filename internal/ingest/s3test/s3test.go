@@ -131,6 +131,31 @@ func (w *cutWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
+// CopyBucket copies every object of bucket from, with its metadata, into a
+// new bucket to, inside the server: a quick way to give each case of a test
+// its own copy of a fixture uploaded once with awscli.
+func (s *Server) CopyBucket(t testing.TB, from, to string) {
+	t.Helper()
+	if err := s.Backend.CreateBucket(to); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.Backend.ListBucket(from, nil, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range list.Contents {
+		obj, err := s.Backend.GetObject(from, c.Key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Backend.PutObject(to, c.Key, obj.Metadata, obj.Contents, obj.Size, nil)
+		obj.Contents.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Env points the AWS SDK and awscli at the server for the test's duration,
 // through the environment only, as a user would: static test credentials, a
 // region, AWS_ENDPOINT_URL_S3, empty config and credentials files (so
