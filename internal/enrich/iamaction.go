@@ -381,7 +381,9 @@ func (v *View) Authorization() Authorization {
 	c := newARNContext(ev)
 	if d := denial; d.Action != "" {
 		acc := Access{Action: d.Action, From: "error-message"}
-		if d.Resource != "" {
+		if strings.HasPrefix(d.Resource, "arn:") {
+			// A message's resource that is no ARN ("prod/db", "user dev")
+			// is left to the request's templates.
 			acc.Resources = []string{d.Resource}
 			acc.Wildcard = strings.Contains(d.Resource, "*")
 		} else {

@@ -493,3 +493,15 @@ func TestIAMActionUnknownSettledByDenial(t *testing.T) {
 		t.Errorf("web identity: %+v %+v", a, v.Denial())
 	}
 }
+
+// A message's resource that is not an ARN gives way to the request's.
+func TestIAMActionDenialResourceNotARN(t *testing.T) {
+	e := newEnricher(t, Options{})
+	v := e.NewView()
+	deny := `"errorCode":"AccessDeniedException","errorMessage":"User: arn:aws:iam::111122223333:user/dev is not authorized to perform: secretsmanager:GetSecretValue on resource: prod/db with an explicit deny in a session policy"`
+	v.Reset(decode(t, apiCall("secretsmanager.amazonaws.com", "GetSecretValue", `{"secretId":"prod/db"}`, deny)))
+	want := []string{"secretsmanager:GetSecretValue arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/db-?????? (wildcard)"}
+	if got := show(v.Authorization()); !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
