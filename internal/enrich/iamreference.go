@@ -102,7 +102,7 @@ The file is `+"`internal/enrich/resources.tsv`"+`: ARN templates per IAM action,
 of actions, or `+"`service:*`"+` for the service's actions no line names. For each action trailsentry
 tries, in order:
 
-1. the AccessDenied message's resource, for a denied call whose message names one;
+1. the AccessDenied message's resource, for a denied call whose message names one as an ARN;
 2. the call's own templates (iamactions.tsv), else the action's, else its service's;
 3. the ARNs of the record's `+"`resources[]`"+` that belong to the action's service (CloudTrail names the
    key of a KMS `+"`Decrypt`"+`, the tables of a DynamoDB batch);
