@@ -3,6 +3,7 @@ package sqstest_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -143,8 +144,7 @@ func TestAWSCLIQueryProtocol(t *testing.T) {
 	srv.AWSCLI(t, "sqs", "delete-queue", "--queue-url", created.QueueUrl)
 	_, err = c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("cli-trail")})
 	var notExist *types.QueueDoesNotExist
-	if err == nil || !strings.Contains(err.Error(), "NonExistentQueue") {
-		t.Fatalf("SDK GetQueueUrl after awscli delete-queue: %v", err)
+	if !errors.As(err, &notExist) {
+		t.Fatalf("SDK GetQueueUrl after awscli delete-queue: %v, want *types.QueueDoesNotExist", err)
 	}
-	_ = notExist
 }

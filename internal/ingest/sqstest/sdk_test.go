@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -300,6 +301,63 @@ func TestMessageAttributesMD5KnownAnswer(t *testing.T) {
 	if len(msgs) != 1 || aws.ToString(msgs[0].MD5OfMessageAttributes) != "16bd0283a5b4962721ccd3efe4bc6257" {
 		t.Fatalf("received %+v", msgs)
 	}
+	if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: msgs[0].ReceiptHandle}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Asking for some attributes returns those, with the digest of those.
+	sent, err := c.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:    aws.String(url),
+		MessageBody: aws.String(s3Notification(trailKey(5))),
+		MessageAttributes: map[string]types.MessageAttributeValue{
+			"baz":           {DataType: aws.String("String"), StringValue: aws.String("qux")},
+			"trail.account": {DataType: aws.String("Number"), StringValue: aws.String("111122223333")},
+			"trail.region":  {DataType: aws.String("String"), StringValue: aws.String("us-east-1")},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		names []string
+		want  []string
+	}{
+		{[]string{"baz"}, []string{"baz"}},
+		{[]string{"trail.*"}, []string{"trail.account", "trail.region"}},
+		{[]string{".*"}, []string{"baz", "trail.account", "trail.region"}},
+		{nil, nil},
+	} {
+		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MessageAttributeNames: tc.names})
+		if err != nil || len(out.Messages) != 1 {
+			t.Fatalf("receive %v: %v %v", tc.names, out, err)
+		}
+		m := out.Messages[0]
+		var got []string
+		for n := range m.MessageAttributes {
+			got = append(got, n)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("MessageAttributeNames %v returned %v, want %v", tc.names, got, tc.want)
+		}
+		switch len(tc.want) {
+		case 0:
+			if m.MD5OfMessageAttributes != nil {
+				t.Errorf("MD5OfMessageAttributes %s with no attributes returned", aws.ToString(m.MD5OfMessageAttributes))
+			}
+		case 1:
+			if aws.ToString(m.MD5OfMessageAttributes) != "16bd0283a5b4962721ccd3efe4bc6257" {
+				t.Errorf("MD5 of baz alone = %s", aws.ToString(m.MD5OfMessageAttributes))
+			}
+		case 3:
+			if aws.ToString(m.MD5OfMessageAttributes) != aws.ToString(sent.MD5OfMessageAttributes) {
+				t.Errorf("MD5 of all attributes on receive %s, on send %s", aws.ToString(m.MD5OfMessageAttributes), aws.ToString(sent.MD5OfMessageAttributes))
+			}
+		}
+		if _, err := c.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func TestLongPollReturnsOnSend(t *testing.T) {
@@ -366,7 +424,7 @@ func TestLongPollReturnsOnSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	r2 := <-done
-	if r2.err != nil || len(r2.msgs) != 1 || r2.msgs[0].Attributes != nil && r2.msgs[0].Attributes["ApproximateReceiveCount"] != "" {
+	if r2.err != nil || len(r2.msgs) != 1 || aws.ToString(r2.msgs[0].MessageId) != aws.ToString(r.msgs[0].MessageId) {
 		t.Fatalf("poll after visibility 0: %v %+v", r2.err, r2.msgs)
 	}
 	if d := r2.at.Sub(changedAt); d > 250*time.Millisecond {
@@ -495,6 +553,21 @@ func TestVisibilityRedeliveryAndStaleHandles(t *testing.T) {
 	// Deleting again succeeds.
 	if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: third[0].ReceiptHandle}); err != nil {
 		t.Fatalf("deleting a deleted message: %v", err)
+	}
+
+	// A receive's VisibilityTimeout overrides the queue's 30 s.
+	send(t, ctx, c, url, s3Notification(trailKey(6)))
+	out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), VisibilityTimeout: 5})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("receive with VisibilityTimeout 5: %v %v", out, err)
+	}
+	clk.Advance(4 * time.Second)
+	if got := receive(t, ctx, c, url, 1); len(got) != 0 {
+		t.Fatal("visible 4 s into a 5 s visibility timeout")
+	}
+	clk.Advance(2 * time.Second)
+	if got := receive(t, ctx, c, url, 1); len(got) != 1 || got[0].Attributes["ApproximateReceiveCount"] != "2" {
+		t.Fatalf("6 s after a receive with VisibilityTimeout 5: %+v", got)
 	}
 }
 
