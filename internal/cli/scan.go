@@ -63,6 +63,7 @@ type scanOptions struct {
 	shadow      bool
 	s3PathStyle bool
 	learning    string
+	retention   string
 	noProfiles  bool
 	noCorr      bool
 	asnDB       string
@@ -93,6 +94,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.StringVar(&o.learning, "learning", "7d", "learning period of the first-seen baselines: what a principal, account or key does in its first LEARNING is learnt, not reported")
 	fs.StringVar(&o.asnDB, "asn-db", os.Getenv("TRAILSENTRY_ASN_DB"), "MaxMind ASN database (GeoLite2-ASN.mmdb): the caller's network is its autonomous system")
 	fs.StringVar(&o.geoDB, "geo-db", os.Getenv("TRAILSENTRY_GEO_DB"), "MaxMind country or city database (GeoLite2-Country.mmdb): the caller's country")
+	fs.StringVar(&o.retention, "retention", "", "with --state: after the scan, drop state (correlation windows, baselines, findings, file marks) older than this before the newest event (90d); unset keeps everything")
 	fs.BoolVar(&o.noCorr, "no-correlations", false, "leave out the correlation rules (and the silent steps only they use): with --no-profiles, a stateless scan")
 	fs.BoolVar(&o.noProfiles, "no-profiles", false, "leave out the profile detections (first-seen baselines, credential origin, risk tiers)")
 	fs.BoolVar(&o.s3PathStyle, "s3-path-style", false, "address S3 buckets path-style (http://host/bucket/key), for S3-compatible servers given with AWS_ENDPOINT_URL_S3")
@@ -127,6 +129,15 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	learning, err := parseSpan(o.learning)
 	if err != nil {
 		return usageError(stderr, fmt.Errorf("--learning: %w", err))
+	}
+	var retention time.Duration
+	if o.retention != "" {
+		if o.state == "" {
+			return usageError(stderr, errors.New("--retention needs --state: without one nothing is kept"))
+		}
+		if retention, err = parseSpan(o.retention); err != nil || retention <= 0 {
+			return usageError(stderr, fmt.Errorf("--retention %q: want a positive duration such as 90d", o.retention))
+		}
 	}
 	for flag, v := range map[string]string{"--progress": o.progress, "--color": o.color} {
 		if v != "auto" && v != "always" && v != "never" {
@@ -289,6 +300,12 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		findings = append(findings, pf...)
 		finding.Sort(findings)
 	}
+	if st != nil && retention > 0 && ctx.Err() == nil && !res.newest.IsZero() {
+		if err := evict(ctx, st, res.newest, retention, corr, con); err != nil {
+			con.warn("state retention not applied", "error", err)
+			res.stateErrors++
+		}
+	}
 	findings, silenced, shadowed := splitSilenced(findings, o.suppressed, o.shadow)
 	sum := res.summary(len(ruleSet), len(loadErrs))
 	sum.Finish(reported(findings), elapsed)
@@ -448,8 +465,10 @@ type counts struct {
 	events       int64
 	filtered     int64
 	bad          int64
-	inState      int // files the state says were scanned already
-	stateErrors  int // correlation batches the state refused
+	inState      int       // files the state says were scanned already
+	stateErrors  int       // correlation batches the state refused
+	newest       time.Time // the latest event time scanned
+	fileNewest   time.Time // the latest event time of the file being scanned
 }
 
 func (c *counts) add(o counts) {
@@ -463,6 +482,9 @@ func (c *counts) add(o counts) {
 	c.bad += o.bad
 	c.inState += o.inState
 	c.stateErrors += o.stateErrors
+	if o.newest.After(c.newest) {
+		c.newest = o.newest
+	}
 }
 
 type scanResult struct {
@@ -600,8 +622,13 @@ func (s *scanner) work(ctx context.Context, objs <-chan ingest.Object, prog *pro
 		} else {
 			dec.Reset(r)
 		}
+		res.fileNewest = time.Time{}
 		if s.decodeObject(obj.Name, dec, view, &res, prog) && cp != nil {
+			cp.Time = res.fileNewest // --retention lets the mark go with the file's events
 			res.done = append(res.done, *cp)
+		}
+		if res.fileNewest.After(res.newest) {
+			res.newest = res.fileNewest
 		}
 		opener.Close()
 		prog.filesDone.Add(1)
@@ -743,6 +770,9 @@ func (s *scanner) decodeObject(name string, dec *event.Decoder, view *enrich.Vie
 			if filtering && !s.filter.keep(ev) {
 				res.filtered++
 				continue
+			}
+			if ev.Time.After(res.fileNewest) {
+				res.fileNewest = ev.Time
 			}
 			view.Reset(ev)
 			s.engine.Match(view, add)

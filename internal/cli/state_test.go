@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,62 @@ func TestScanStateBadDSN(t *testing.T) {
 	res := run(t, "", "scan", "--state", "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", trailDir(t))
 	if res.code != ExitUsage || !strings.Contains(res.stderr, "--state") {
 		t.Errorf("exit %d: %s", res.code, res.stderr)
+	}
+}
+
+// --retention drops from the state what lies more than the retention before
+// the newest event: old findings and the marks of old files go (a later scan
+// reads those files again), recent ones stay.
+func TestScanStateRetention(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := corpus.Generate(context.Background(), corpus.Options{Dir: dir, Events: 4000, Files: 20, Seed: 3,
+		Start: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), Span: 10 * 24 * time.Hour}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	filepath.WalkDir(filepath.Join(dir, "AWSLogs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	// Oldest first: the corpus's file names carry their delivery time.
+	stamp := func(p string) string { return strings.Split(filepath.Base(p), "_")[3] }
+	slices.SortFunc(files, func(a, b string) int { return strings.Compare(stamp(a), stamp(b)) })
+	db := filepath.Join(t.TempDir(), "state.db")
+	if res := run(t, "", append([]string{"scan", "--format", "json", "--state", db}, files[:15]...)...); res.code == ExitUsage {
+		t.Fatalf("scan: %s", res.stderr)
+	}
+	if len(allFindings(t, db)) == 0 {
+		t.Fatal("no findings in the state")
+	}
+	res := run(t, "", append([]string{"scan", "--format", "json", "--state", db, "--retention", "2d"}, files[15:]...)...)
+	if res.code == ExitUsage || !strings.Contains(res.stderr, "state retention applied") {
+		t.Fatalf("retention scan: exit %d\n%s", res.code, res.stderr)
+	}
+	// The newest event is about day 10: nothing last seen before day 8
+	// is left.
+	cut := time.Date(2024, 3, 8, 0, 0, 0, 0, time.UTC)
+	for _, line := range allFindings(t, db) {
+		var f struct {
+			LastSeen time.Time `json:"last_seen"`
+			Rule     struct{ ID string }
+		}
+		json.Unmarshal([]byte(line), &f)
+		if strings.HasPrefix(f.Rule.ID, "trailsentry-") {
+			continue // profile findings: derived from the baselines that are left
+		}
+		if !f.LastSeen.IsZero() && f.LastSeen.Before(cut) {
+			t.Errorf("finding of %s last seen %s survived a 2-day retention", f.Rule.ID, f.LastSeen)
+		}
+	}
+	// The first files' marks went with their events: they are read again;
+	// the last ones are still marked.
+	again := parseReport(t, run(t, "", append([]string{"scan", "--format", "json", "--state", db}, files...)...).stdout)
+	if skipped := again.Summary.FilesSkipped["already_in_state"]; skipped < 3 || skipped >= 20 || again.Summary.EventsDecoded == 0 {
+		t.Errorf("after retention: %d files skipped as in the state, %d events decoded", skipped, again.Summary.EventsDecoded)
+	}
+	if bad := run(t, "", "scan", "--retention", "30d", files[0]); bad.code != ExitUsage || !strings.Contains(bad.stderr, "--retention needs --state") {
+		t.Errorf("--retention without --state: exit %d %s", bad.code, bad.stderr)
 	}
 }

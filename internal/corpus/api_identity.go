@@ -333,7 +333,11 @@ func webIdentityCaller(c *call) {
 var githubRepos = []string{"infrastructure", "orders-api", "web-frontend", "payments-service"}
 
 func webIdentityRequest(w *jsonWriter, c *call) {
-	c.tsess = &c.target.sessions[c.r.IntN(len(c.target.sessions))]
+	i := c.r.IntN(len(c.target.sessions))
+	c.tsess = &c.target.sessions[i]
+	if len(c.target.ips) > 0 {
+		c.ip = c.target.ips[i%len(c.target.ips)] // where the session will be used
+	}
 	c.name = c.tsess.name
 	c.arn = roleARN(c.acct.id, c.target)
 	w.Str("roleArn", c.arn)

@@ -19,6 +19,8 @@ type attack struct {
 	person       *persona // a person whose password is attacked
 	session      *persona // the administrators' role, whose session is stolen
 	sessionIndex int
+	instanceRole *persona // an instance profile role, whose credentials are taken from an instance
+	instanceSess int
 
 	newUser  string // the backdoor user
 	newKey   string // its access key
@@ -61,6 +63,16 @@ func asStolenSession(c *call, x *attack) {
 	c.kind = idAssumedRole
 	c.who = x.session
 	c.sess = &x.session.sessions[x.sessionIndex]
+	c.ip = x.ip
+	c.agent = x.agent
+}
+
+// asInstanceCredentials: an instance's role credentials, taken through the
+// instance metadata service, used from the attacker's machine.
+func asInstanceCredentials(c *call, x *attack) {
+	c.kind = idAssumedRole
+	c.who = x.instanceRole
+	c.sess = &x.instanceRole.sessions[x.instanceSess]
 	c.ip = x.ip
 	c.agent = x.agent
 }
@@ -239,6 +251,19 @@ func newScenarios() []*scenario {
 				{description: "GetCallerIdentity from Pacu", technique: "T1087.004", setup: withAgent(pacuUA, tailNone),
 					api: api{svc: "sts", name: "GetCallerIdentity", readOnly: true}},
 				{description: "ListBuckets from Pacu", technique: "T1619", setup: withAgent(pacuUA, tailNone),
+					api: api{svc: "s3", name: "ListBuckets", readOnly: true,
+						req: func(w *jsonWriter, c *call) {
+							c.host = "s3.amazonaws.com"
+							w.Str("Host", c.host)
+						},
+						additional: s3Transfer(false)}},
+			}},
+
+		{technique: "T1552.005", title: "EC2 instance credentials used from outside the instance", as: asInstanceCredentials,
+			steps: []attackStep{
+				{description: "GetCallerIdentity with an instance's role credentials from the attacker's address",
+					api: api{svc: "sts", name: "GetCallerIdentity", readOnly: true}},
+				{description: "ListBuckets with an instance's role credentials from the attacker's address", technique: "T1619",
 					api: api{svc: "s3", name: "ListBuckets", readOnly: true,
 						req: func(w *jsonWriter, c *call) {
 							c.host = "s3.amazonaws.com"

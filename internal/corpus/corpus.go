@@ -345,9 +345,10 @@ func usePersona(c *call, p *persona) {
 	}
 	c.agent = p.agents[c.r.IntN(len(p.agents))]
 	c.ip = p.ips[c.r.IntN(len(p.ips))]
-	if p.kind == callerInstance && session >= 0 {
-		// An instance reaches the public endpoints through one NAT
-		// address: its credentials are used from one place.
+	if session >= 0 {
+		// A role session is one machine's: an instance behind one NAT
+		// address, a person's laptop, a CI runner. Its credentials are
+		// used from one place, the place they were issued to.
 		c.ip = p.ips[session%len(p.ips)]
 	}
 	switch {

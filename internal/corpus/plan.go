@@ -206,6 +206,15 @@ func newAttack(r *rand.Rand, est *estate, s *scenario, a *account) *attack {
 	x.person = people[r.IntN(len(people))]
 	x.session = a.personas[0] // the administrators' IAM Identity Center role
 	x.sessionIndex = r.IntN(len(x.session.sessions))
+	for _, p := range a.personas {
+		if p.kind == callerInstance && !p.user && len(p.sessions) > 0 {
+			x.instanceRole, x.instanceSess = p, r.IntN(len(p.sessions))
+			break
+		}
+	}
+	if x.instanceRole == nil {
+		x.instanceRole, x.instanceSess = x.session, x.sessionIndex // an estate without instances
+	}
 	return x
 }
 
