@@ -5,6 +5,8 @@
 # gzip files by default), then measures in one run, each under
 # /usr/bin/time (wall, user, sys, peak RSS):
 #   a) trailsentry scan on one core (GOMAXPROCS=1, pinned with taskset),
+#      every detection on: rules, correlations, profiles;
+#   a') the same, stateless (--no-correlations --no-profiles);
 #   b) trailsentry scan on two cores (GOMAXPROCS=2),
 #   c) find | xargs zcat | jq with ~20 predicates comparable to the rules,
 #      pinned to one core.
@@ -12,6 +14,7 @@
 #
 # Environment:
 #   EVENTS=1000000 FILES=2000 SEED=1   corpus size and seed
+#   SPAN=30d                           time the corpus covers (past the 7-day learning period)
 #   BENCH_CORPUS=DIR   reuse the corpus in DIR if it exists, else generate it
 #                      there (and keep it) for the next run
 #   RULES=PATH         Sigma rules to add (default: ../shared/sigma-rules)
@@ -21,6 +24,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rules="${RULES:-$repo/../shared/sigma-rules}"
 seed="${SEED:-1}"
 files="${FILES:-2000}"
+span="${SPAN:-30d}"
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/trailsentry-bench.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
@@ -64,10 +68,10 @@ else
 	say "generating $events events in $files files into $corpus…"
 	mkdir -p "$corpus"
 	gen_start=$(date +%s.%N)
-	"$bin" corpus --out "$corpus" --events "$events" --files "$files" --seed "$seed" 2>"$tmp/corpus.err" ||
+	"$bin" corpus --out "$corpus" --events "$events" --files "$files" --seed "$seed" --span "$span" 2>"$tmp/corpus.err" ||
 		{ cat "$tmp/corpus.err" >&2; die "corpus generation failed"; }
 	gen_end=$(date +%s.%N)
-	printf 'EVENTS=%s\nFILES=%s\nSEED=%s\n' "$events" "$files" "$seed" >"$corpus/bench-corpus.env"
+	printf 'EVENTS=%s\nFILES=%s\nSEED=%s\nSPAN=%s\n' "$events" "$files" "$seed" "$span" >"$corpus/bench-corpus.env"
 	planted="$(grep -o 'planted=[0-9]*' "$tmp/corpus.err" | tail -n1 | cut -d= -f2 || true)"
 	say "generated in $(awk -v a="$gen_start" -v b="$gen_end" 'BEGIN { printf "%.1f", b - a }') s, ${planted:-?} planted attack events"
 fi
@@ -121,6 +125,7 @@ measure() {
 
 scan=("$bin" scan --rules "$rules" --format jsonl --fail-on none "$logs")
 measure scan1 env GOMAXPROCS=1 "${pin1[@]}" "${scan[@]}"
+measure stateless1 env GOMAXPROCS=1 "${pin1[@]}" "${scan[@]}" --no-correlations --no-profiles
 measure scan2 env GOMAXPROCS=2 "${pin2[@]}" "${scan[@]}"
 # shellcheck disable=SC2016 # $1 and $2 are bash -c's own arguments
 measure jq "${pin1[@]}" bash -c 'set -o pipefail; find "$1" -name "*.json.gz" -print0 | xargs -0 zcat | jq -c "$2"' \
@@ -144,9 +149,13 @@ echo "tools:  $(go version | cut -d' ' -f3), $(jq --version)${pin1[*]:+, pinned 
 echo
 printf '%-28s %8s %8s %14s %14s %10s\n' "tool" "wall s" "CPU s" "events/s/core" "events/s wall" "peak MB"
 row "trailsentry scan, 1 core" scan1
+row "  stateless, 1 core" stateless1
 row "trailsentry scan, 2 cores" scan2
 row "zcat | jq, 1 core" jq
 echo
+awk -v s1="$(cpu_of stateless1)" -v c1="$(cpu_of scan1)" 'BEGIN {
+	printf "every stateful detection on / stateless, throughput per core: %.0f%%\n", (c1 > 0 ? 100 * s1 / c1 : 0)
+}'
 awk -v n="$events" -v c1="$(cpu_of scan1)" -v cj="$(cpu_of jq)" -v w1="$(wall_of scan1)" -v w2="$(wall_of scan2)" 'BEGIN {
 	printf "trailsentry (1 core) / jq, per core of CPU time: %.1fx\n", (c1 > 0 ? cj / c1 : 0)
 	printf "2-core speed-up (wall, 1 core / 2 cores):         %.2fx\n", (w2 > 0 ? w1 / w2 : 0)
