@@ -62,6 +62,11 @@ type Call struct {
 	// Needs are the actions the call needed with their resources: for a
 	// refused call whose message names the action, that action first.
 	Needs []Need
+	// NoPermission says why the call needs no identity-based permission (a
+	// web-identity AssumeRole is authorised by the role's trust policy, a
+	// console sign-in by a password): enrich's Authorization.Note. "" when
+	// it needs one.
+	NoPermission string
 	// Error is the errorCode; "" for a call that succeeded.
 	Error string
 	// Refusal is set when the call was refused for lack of permission.
@@ -139,7 +144,7 @@ func classReason(c Class, r *Refusal) string {
 		if r != nil && r.Explicit {
 			return "explicit deny in " + kind + ": a guardrail working as intended; not granted"
 		}
-		return "no " + kind + " allows it: a guardrail that allows only listed actions; not granted"
+		return "no " + kindNoun(r.Kind) + " allows it: a guardrail that allows only listed actions; not granted"
 	case DenyStatement:
 		return "explicit deny in " + kind + ": an Allow cannot override a Deny; not granted"
 	case MissingPermission:
@@ -169,6 +174,17 @@ func kindPhrase(kind string) string {
 		return "the VPC endpoint policy"
 	}
 	return "a policy"
+}
+
+// kindNoun names a refusal kind without an article, as "no <noun> allows".
+func kindNoun(kind string) string {
+	p := kindPhrase(kind)
+	for _, a := range []string{"a ", "an ", "the "} {
+		if n, ok := strings.CutPrefix(p, a); ok {
+			return n
+		}
+	}
+	return p
 }
 
 // policyKind maps a refusal kind to the evaluator's Kind; 0 for kinds the

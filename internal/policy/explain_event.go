@@ -93,7 +93,7 @@ func CheckRefusal(r Result, refusal *Refusal) Agreement {
 	}
 	said := "CloudTrail's error does not say what refused it"
 	if refusal.Kind != "" && refusal.Kind != "unknown" {
-		how := "no " + kindPhrase(refusal.Kind) + " allows it"
+		how := "no " + kindNoun(refusal.Kind) + " allows it"
 		if refusal.Explicit {
 			how = "explicit deny in " + kindPhrase(refusal.Kind)
 		}

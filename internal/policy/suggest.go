@@ -81,9 +81,11 @@ func Suggest(calls []Call, opts SuggestOptions) []Suggestion {
 		needs := refusedNeeds(c)
 		class := Classify(c.Refusal)
 		reason := classReason(class, c.Refusal)
+		grant := class.Grantable()
 		if class == Unclassified && opts.PolicySet != nil && len(needs) > 0 {
 			if set, ok := opts.PolicySet(c.Principal); ok {
 				class, reason = decideUnclassified(c, needs, set)
+				grant = class == MissingPermission
 			}
 		}
 		d := Refused{EventID: c.EventID, Time: c.Time, Caller: c.Caller, Class: class, DeniedBy: c.Refusal.Kind,
@@ -97,7 +99,10 @@ func Suggest(calls []Call, opts SuggestOptions) []Suggestion {
 			if c.Refusal.Resource != "" {
 				d.Resources = []string{c.Refusal.Resource}
 			}
-			d.Reason = "no identity-based permission would let this call through: its trust policy, token or password refused it; not granted"
+			d.Reason = "no identity-based permission would let this call through: " + c.NoPermission + "; not granted"
+			if c.NoPermission == "" {
+				d.Reason = "the record does not say which action was refused; not granted"
+			}
 			a.denies = append(a.denies, d)
 			continue
 		}
@@ -116,7 +121,7 @@ func Suggest(calls []Call, opts SuggestOptions) []Suggestion {
 			}
 			d.Action = strings.Join(names, ",")
 		}
-		if class.Grantable() {
+		if grant {
 			for _, n := range needs {
 				if concreteAction(n.Action) {
 					a.g.add(n.Action, n, c.EventID)
@@ -138,6 +143,9 @@ func Suggest(calls []Call, opts SuggestOptions) []Suggestion {
 // refusedNeeds are the needs a refusal is about: the action the message
 // names, with the resources found for it; else every action the call needed.
 func refusedNeeds(c *Call) []Need {
+	if c.NoPermission != "" {
+		return nil
+	}
 	if c.Refusal.Action != "" {
 		for _, n := range c.Needs {
 			if strings.EqualFold(n.Action, c.Refusal.Action) {
