@@ -66,6 +66,12 @@ var fields = []Field{
 	{Prefix + "network.asn", "string", "The autonomous system the caller's address is announced from, as a decimal number (`16509`), by the MaxMind ASN database (GeoLite2-ASN or an ISP database), when one is configured; missing without one, for an address it does not hold, and for AWS service names and `AWS Internal`.", func(v *View) event.Value { v.resolveGeo(); return str(v.geo.asnText) }, nil},
 	{Prefix + "network.asnOrg", "string", "The organisation of that autonomous system, as the database names it (`AMAZON-02`).", func(v *View) event.Value { _, org, _ := v.ASN(); return str(org) }, nil},
 	{Prefix + "network.country", "string", "The ISO 3166-1 alpha-2 code of the country of the caller's address (`DE`), by the MaxMind Country or City database, when one is configured: the record's `country`, else its `registered_country`; missing as for `network.asn`.", func(v *View) event.Value { c, _ := v.Country(); return str(c) }, nil},
+	{Prefix + "request.policyRisks", "list", "The risk categories of the IAM policy the request writes (`CreatePolicy`, `CreatePolicyVersion`, `PutUserPolicy`, `PutGroupPolicy`, `PutRolePolicy`: the document is analysed as `trailsentry policy analyze` does) or attaches (`Attach{User,Group,Role}Policy` of a well-known AWS managed policy such as AdministratorAccess or IAMFullAccess): privilege-escalation, full-admin, data-exfiltration, credentials-exposure, resource-exposure, infrastructure-modification; missing for a harmless policy or another request.",
+		func(v *View) event.Value { r, _ := v.PolicyRisks(); return listValue(r) },
+		func(v *View) []string { r, _ := v.PolicyRisks(); return r }},
+	{Prefix + "request.policyRiskReasons", "list", "Why, one line per risk: `<check>: <reason>` (`passrole-ec2-run-instances: can start an instance with a more privileged role...`), most severe first.",
+		func(v *View) event.Value { _, r := v.PolicyRisks(); return listValue(r) },
+		func(v *View) []string { _, r := v.PolicyRisks(); return r }},
 }
 
 // listValue is a list field's whole value: its JSON text (elements are

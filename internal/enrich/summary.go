@@ -21,6 +21,9 @@ type RequestSummary struct {
 	WorldOpenPorts   []string `json:"worldOpenPorts,omitempty"`
 	PolicyExposure   string   `json:"policyExposure,omitempty"`
 	ExternalAccounts []string `json:"externalAccounts,omitempty"`
+	// The risks of the IAM policy the request writes or attaches.
+	PolicyRisks       []string `json:"policyRisks,omitempty"`
+	PolicyRiskReasons []string `json:"policyRiskReasons,omitempty"`
 }
 
 // IdentitySummary is who made the call.
@@ -90,6 +93,7 @@ func (v *View) Summary() Summary {
 	s.Network.ASN, s.Network.ASNOrg, s.Network.Country = v.geo.asnText, v.geo.org, v.geo.country
 	s.Request.WorldOpen, s.Request.WorldOpenPorts = v.WorldOpen()
 	s.Request.PolicyExposure, s.Request.ExternalAccounts = v.PolicyExposure()
+	s.Request.PolicyRisks, s.Request.PolicyRiskReasons = v.PolicyRisks()
 	if a := v.Action(); a != nil {
 		s.Action = &ActionSummary{
 			Service:     a.Service,
@@ -135,6 +139,8 @@ func (s Summary) Clone() Summary {
 	c.Request.WorldOpenPorts = cloneStrings(s.Request.WorldOpenPorts)
 	c.Request.PolicyExposure = strings.Clone(s.Request.PolicyExposure)
 	c.Request.ExternalAccounts = cloneStrings(s.Request.ExternalAccounts)
+	c.Request.PolicyRisks = cloneStrings(s.Request.PolicyRisks)
+	c.Request.PolicyRiskReasons = cloneStrings(s.Request.PolicyRiskReasons)
 	return c
 }
 
