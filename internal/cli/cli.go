@@ -31,6 +31,7 @@ Usage:
   trailsentry rules list|show|test|stats  list the rules, show one, run their examples, measure their volume
   trailsentry findings --state DSN     list every finding a state holds, profile findings derived anew
   trailsentry verify [flags] PATH      prove a trail's log files were not altered, deleted or cut off
+  trailsentry policy explain|suggest|generate|diff|analyze  least privilege from CloudTrail and IAM policies
   trailsentry corpus [flags]           generate a realistic CloudTrail corpus for trials and benchmarks
   trailsentry version                  print the version
 
@@ -56,6 +57,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runVerify(ctx, rest, stdout, stderr)
 	case "findings":
 		return runFindings(ctx, rest, stdout, stderr)
+	case "policy":
+		return runPolicy(ctx, rest, stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "trailsentry %s\n", Version)
 		return ExitOK
