@@ -12,8 +12,7 @@ import (
 	"github.com/trailsentry/trailsentry/internal/event"
 )
 
-// Tests of the bulk correlations (rules/cloudtrail/corr_bulk_*.yml) and of
-// the trail-stopped sequence (corr_seq_trail_stopped_activity.yml), on
+// Tests of the bulk correlations (rules/cloudtrail/corr_bulk_*.yml), on
 // CloudTrail-shaped records, each case through checkSeq: in order, reversed
 // and shuffled. For every correlation: just over the threshold (a hit), just
 // under, outside the window, and the events of two principals (or buckets,
@@ -25,7 +24,6 @@ const (
 	titleBatchDeletions = "Ten or more batch deletions on one S3 bucket by one principal within ten minutes"
 	titleObjectDeletes  = "A hundred or more S3 objects deleted one by one by one principal within ten minutes"
 	titleSSECRewrite    = "Twenty or more S3 objects rewritten with a customer-provided key by one principal within ten minutes (ransomware)"
-	titleTrailStopped   = "CloudTrail logging stopped, then risky calls by the same principal within the hour"
 )
 
 // inAccount moves a record (caller and recipient) from account 111122223333
@@ -284,64 +282,6 @@ func TestBulkS3SSECRewrite(t *testing.T) {
 	}))
 }
 
-func TestSeqTrailStoppedThenActivity(t *testing.T) {
-	mallory := roleIdentity("mallory")
-	hit := titleTrailStopped + " | Admin/mallory"
-	// key: the Admin role's session creates an access key for svc-backup.
-	key := func(m float64, n int, session string) string { return createAccessKey(at(m), n, session, "svc-backup") }
-	checkSeq(t, "trail stopped, access key created", []string{
-		stopLogging(at(0), 1, mallory),
-		key(5, 2, "mallory"),
-	}, hit)
-	checkSeq(t, "trail stopped, GPU instances launched, same second", []string{
-		stopLogging(at(0), 1, mallory),
-		runInstances(at(0), 2, mallory),
-	}, hit)
-	checkSeq(t, "trail stopped, call exactly an hour later (inclusive window)", []string{
-		stopLogging(at(0), 1, mallory),
-		key(60, 2, "mallory"),
-	}, hit)
-	checkSeq(t, "trail stopped, call 61 minutes later", []string{
-		stopLogging(at(0), 1, mallory),
-		key(61, 2, "mallory"),
-	})
-	checkSeq(t, "risky call before the stop (wrong time order)", []string{
-		key(0, 2, "mallory"),
-		stopLogging(at(1), 1, mallory),
-	})
-	checkSeq(t, "trail stopped, nothing else", []string{stopLogging(at(0), 1, mallory)})
-	checkSeq(t, "trail stopped and started again (CloudTrail calls are not activity)", []string{
-		stopLogging(at(0), 1, mallory),
-		startLogging(at(3), 2, mallory),
-		stopLogging(at(4), 3, mallory),
-	})
-	checkSeq(t, "trail stopped, then only discovery calls", []string{
-		stopLogging(at(0), 1, mallory),
-		describeInstances(at(2), 2, mallory),
-		keyCall(at(3), 3, "mallory"),
-	})
-	checkSeq(t, "trail stopped by one principal, key created by another", []string{
-		stopLogging(at(0), 1, mallory),
-		key(5, 2, "alice"),
-	})
-	checkSeq(t, "the same actor name in another account", []string{
-		stopLogging(at(0), 1, mallory),
-		inAccount(key(5, 2, "mallory"), "444455556666"),
-	})
-	checkSeq(t, "the stop was denied", []string{
-		denied(stopLogging(at(0), 1, mallory)),
-		key(5, 2, "mallory"),
-	})
-	checkSeq(t, "the risky call was denied", []string{
-		stopLogging(at(0), 1, mallory),
-		denied(key(5, 2, "mallory")),
-	})
-	checkSeq(t, "trail stopped, then an S3 object read (a data event)", []string{
-		stopLogging(at(0), 1, mallory),
-		s3Data(2, 2, mallory, "GetObject", "prod-reports", "finance/q3.xlsx", "", ""),
-	})
-}
-
 // The step rules of the bulk correlations stay silent (their correlations
 // say generate: false); the rules the other bulk correlations reference keep
 // their findings (generate: true), and so do the per-event rules the steps
@@ -372,7 +312,7 @@ func TestBulkGenerates(t *testing.T) {
 		"65332036-eb07-47bb-8faf-04efbd515744": true,  // DeleteObjects
 		"deec253a-e556-4524-9ef3-7eb4ed0a5f61": true,  // SSE-C write
 		"21382a74-b0a9-457e-a5cd-79c9a7a25c0d": false, // SecureString read, duplicated by the steps
-		"7f1e43d8-7855-4a1f-a112-f09ec5cdbaf7": false, // trail tampering, duplicated by the sequence's step
+		"7f1e43d8-7855-4a1f-a112-f09ec5cdbaf7": false, // trail tampering (the trail-stopped sequence is a profile detection: docs/profiles.md)
 	} {
 		r := byID[id]
 		if r == nil {
@@ -382,44 +322,6 @@ func TestBulkGenerates(t *testing.T) {
 		if !c.Generates(r) || c.Referenced(r) != referenced {
 			t.Errorf("%s (%s): generates %t, referenced %t; want its own findings, referenced %t", r.Source, r.Title, c.Generates(r), c.Referenced(r), referenced)
 		}
-	}
-}
-
-// The sequence's first step is a copy of trail_tampering.yml's detection
-// for successful calls (see the comment in corr_seq_trail_stopped_activity.yml):
-// on every example of trail_tampering.yml it must agree with that rule, except
-// that it leaves failed calls out.
-func TestTrailStoppedStepFollowsTrailTampering(t *testing.T) {
-	rules, _ := loadPack(t)
-	var tampering, step *detect.Rule
-	for _, r := range rules {
-		switch r.ID {
-		case "7f1e43d8-7855-4a1f-a112-f09ec5cdbaf7":
-			tampering = r
-		case "f2b7bdc4-6d40-48ff-81aa-a502bb6fbda9":
-			step = r
-		}
-	}
-	if tampering == nil || step == nil {
-		t.Fatal("trail_tampering.yml or the sequence's step is missing")
-	}
-	eng := detect.NewEngine([]*detect.Rule{step})
-	checked := 0
-	for _, ex := range tampering.Tests {
-		ev, err := event.NewDecoder(strings.NewReader(string(ex.Event))).Next()
-		if err != nil {
-			t.Fatalf("%q: %v", ex.Name, err)
-		}
-		failed := ev.Str(event.ErrorCode) != ""
-		matched := false
-		eng.Match(enrichtest.View(ev), func(*detect.Rule) { matched = true })
-		if want := ex.Match && !failed; matched != want {
-			t.Errorf("trail_tampering.yml example %q: the step matches %t, want %t", ex.Name, matched, want)
-		}
-		checked++
-	}
-	if checked < 10 {
-		t.Errorf("only %d examples of trail_tampering.yml checked", checked)
 	}
 }
 

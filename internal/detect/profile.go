@@ -58,6 +58,9 @@ const (
 	kindKeyCreated                         // "created", "key:<id>", user name the key was created for
 	kindUserCreated                        // "user-created", "account:<id>", user name
 	kindRisk                               // "risk", "actor:<account> <actor>", risk category
+	kindRiskHour                           // "risk-hour", "actor:<account> <actor>", "<hour> <risk category>"
+	kindTrailStop                          // "trail-stopped", "actor:<account> <actor>", "<eventName> <trail>"
+	kindActiveStopper                      // "active", "trail-stoppers", "<account> <actor>"
 	numKinds
 )
 
@@ -85,9 +88,12 @@ var profileKinds = [numKinds]struct{ kind, scope string }{
 	kindKeyCreated:      {"created", "key:"},
 	kindUserCreated:     {"user-created", "account:"},
 	kindRisk:            {"risk", "actor:"},
+	kindRiskHour:        {"risk-hour", "actor:"},
+	kindTrailStop:       {"trail-stopped", "actor:"},
+	kindActiveStopper:   {"active", "trail-stoppers"},
 }
 
-func (k profileKind) active() bool { return k <= kindActiveKey }
+func (k profileKind) active() bool { return k <= kindActiveKey || k == kindActiveStopper }
 
 // baselineKey returns the state's key for a kind, subject and value.
 func (k profileKind) baselineKey(subject, value string) BaselineKey {
@@ -133,8 +139,9 @@ type profileKey struct {
 	kind    profileKind
 	subject string
 	value   string
-	extra   string // appended to value after a space: a session's name
+	extra   string // appended to value after a space: a session's name; an actor
 	net     network
+	hour    int64 // kindRiskHour: Unix hours
 }
 
 type profileAgg struct {
@@ -147,6 +154,8 @@ type profileAgg struct {
 type ProfileBatch struct {
 	p       *Profiler
 	entries map[profileKey]*profileAgg
+	where   map[whereShape][]*profileAgg // the entries of each shape seen since the last flush
+	what    map[whatShape][]*profileAgg
 	// touched lists the subjects seen since the batch was made (not reset
 	// by Flush): what Evaluate looks at.
 	touched Touched
@@ -156,10 +165,12 @@ type ProfileBatch struct {
 // fed, for Evaluate to derive their findings.
 type Touched struct {
 	Principals, Accounts, Keys map[string]bool
+	// Stoppers are the actors ("<account> <actor>") who stopped a trail.
+	Stoppers map[string]bool
 }
 
 func newTouched() Touched {
-	return Touched{Principals: map[string]bool{}, Accounts: map[string]bool{}, Keys: map[string]bool{}}
+	return Touched{Principals: map[string]bool{}, Accounts: map[string]bool{}, Keys: map[string]bool{}, Stoppers: map[string]bool{}}
 }
 
 // Merge adds o's subjects to t.
@@ -176,11 +187,14 @@ func (t *Touched) Merge(o Touched) {
 	for k := range o.Keys {
 		t.Keys[k] = true
 	}
+	for k := range o.Stoppers {
+		t.Stoppers[k] = true
+	}
 }
 
 // NewBatch returns an empty batch.
 func (p *Profiler) NewBatch() *ProfileBatch {
-	return &ProfileBatch{p: p, entries: map[profileKey]*profileAgg{}, touched: newTouched()}
+	return &ProfileBatch{p: p, entries: map[profileKey]*profileAgg{}, where: map[whereShape][]*profileAgg{}, what: map[whatShape][]*profileAgg{}, touched: newTouched()}
 }
 
 // Len is the number of distinct entries waiting to be flushed.
@@ -189,22 +203,16 @@ func (b *ProfileBatch) Len() int { return len(b.entries) }
 // Touched returns the subjects the batch has seen.
 func (b *ProfileBatch) Touched() Touched { return b.touched }
 
-// add records one sighting. Strings are cloned only when the entry is new:
-// they may point into an event the decoder reuses.
-func (b *ProfileBatch) add(k profileKey, s Sighting) {
+// entry returns the batch's entry for k, creating it (with no sighting yet)
+// when there is none. Strings are cloned only then: they may point into an
+// event the decoder reuses.
+func (b *ProfileBatch) entry(k profileKey) *profileAgg {
 	if a := b.entries[k]; a != nil {
-		if s.Before(a.first) {
-			a.first = Sighting{s.Time, strings.Clone(s.EventID)}
-		}
-		if a.last.Before(s) {
-			a.last = Sighting{s.Time, strings.Clone(s.EventID)}
-		}
-		a.count++
-		return
+		return a
 	}
 	k.subject, k.value, k.extra = strings.Clone(k.subject), strings.Clone(k.value), strings.Clone(k.extra)
-	s.EventID = strings.Clone(s.EventID)
-	b.entries[k] = &profileAgg{first: s, last: s, count: 1}
+	a := &profileAgg{}
+	b.entries[k] = a
 	switch k.kind {
 	case kindActivePrincipal:
 		b.touched.Principals[k.subject] = true
@@ -212,6 +220,70 @@ func (b *ProfileBatch) add(k profileKey, s Sighting) {
 		b.touched.Accounts[k.subject] = true
 	case kindActiveKey:
 		b.touched.Keys[k.subject] = true
+	case kindActiveStopper:
+		b.touched.Stoppers[k.subject] = true
+	}
+	return a
+}
+
+// hourName spells a Unix hour as risk-hour values keep it.
+func hourName(h int64) string { return time.Unix(h*3600, 0).UTC().Format("2006-01-02T15") }
+
+// sighting is one event's sighting, its eventID copied at most once however
+// many entries keep it.
+type sighting struct {
+	Sighting
+	owned bool
+}
+
+func (s *sighting) own() Sighting {
+	if !s.owned {
+		s.EventID, s.owned = strings.Clone(s.EventID), true
+	}
+	return s.Sighting
+}
+
+// see records the sighting in a.
+func (a *profileAgg) see(s *sighting) {
+	switch {
+	case a.count == 0:
+		a.first = s.own()
+		a.last = a.first
+	case s.Before(a.first):
+		a.first = s.own()
+	case a.last.Before(s.Sighting):
+		a.last = s.own()
+	}
+	a.count++
+}
+
+// add records one sighting.
+func (b *ProfileBatch) add(k profileKey, s Sighting) {
+	sg := sighting{Sighting: s}
+	b.entry(k).see(&sg)
+}
+
+// Most events repeat the shape of an earlier one — the same principal, from
+// the same place, calling the same API — so the entries an event feeds are
+// looked up once per shape and kept: an event then costs two lookups, not a
+// dozen. A shape is cut in two, who-and-where and what, so that their
+// combinations do not multiply the shapes.
+
+// whereShape is who called and from where.
+type whereShape struct {
+	account, principal, region, country, family, key, session string
+	net                                                       network
+}
+
+// whatShape is what a principal did successfully.
+type whatShape struct {
+	account, principal, actor string
+	action                    *enrich.Action
+}
+
+func cloneStrings(ps ...*string) {
+	for _, p := range ps {
+		*p = strings.Clone(*p)
 	}
 }
 
@@ -222,73 +294,131 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 	if ev == nil || ev.Time.IsZero() {
 		return
 	}
-	s := Sighting{ev.Time, ev.Str(event.EventID)}
-	account := ev.Account()
-	principal := principalOf(ev)
-	failed := ev.Str(event.ErrorCode) != ""
-	net, netOK := networkOf(v)
-	region := ev.Str(event.AWSRegion)
-	country, countryOK := v.Country()
-
-	if account != "" {
-		b.add(profileKey{kind: kindActiveAccount, subject: account}, s)
-		if region != "" {
-			b.add(profileKey{kind: kindRegionAccount, subject: account, value: region}, s)
-		}
-		if netOK {
-			b.add(profileKey{kind: kindNetworkAccount, subject: account, net: net}, s)
-		}
-		if countryOK {
-			b.add(profileKey{kind: kindCountryAccount, subject: account, value: country}, s)
+	s := sighting{Sighting: Sighting{ev.Time, ev.Str(event.EventID)}}
+	where := whereShape{account: ev.Account(), principal: principalOf(ev), region: ev.Str(event.AWSRegion)}
+	where.net, _ = networkOf(v)
+	where.country, _ = v.Country()
+	if where.principal != "" {
+		where.family = v.UserAgentFamily()
+	}
+	if key := ev.Str(event.IdentityAccessKeyID); isAccessKeyID(key) {
+		where.key = key
+		if where.principal != "" {
+			where.session = v.Session()
 		}
 	}
-	if principal != "" {
-		b.add(profileKey{kind: kindActivePrincipal, subject: principal}, s)
-		if !failed {
-			// What a principal can do is learnt from what succeeded:
-			// refused calls are the reconnaissance rules' business.
-			if a := v.Action(); a != nil && a.Name != "" {
-				b.add(profileKey{kind: kindAPI, subject: principal, value: a.Name}, s)
-				b.add(profileKey{kind: kindService, subject: principal, value: a.Service}, s)
-				if account != "" {
-					b.add(profileKey{kind: kindAPIAccount, subject: account, value: a.Name}, s)
-					b.add(profileKey{kind: kindServiceAccount, subject: account, value: a.Service}, s)
+	entries := b.where[where]
+	if entries == nil {
+		entries = b.whereEntries(&where)
+		w := where
+		cloneStrings(&w.account, &w.principal, &w.region, &w.country, &w.family, &w.key, &w.session)
+		b.where[w] = entries
+	}
+	for _, a := range entries {
+		a.see(&s)
+	}
+
+	if ev.Str(event.ErrorCode) != "" {
+		// What a principal can do is learnt from what succeeded: refused
+		// calls are the reconnaissance rules' business.
+		return
+	}
+	if where.principal != "" {
+		if a := v.Action(); a != nil && a.Name != "" {
+			what := whatShape{account: where.account, principal: where.principal, action: a}
+			if len(a.Risks) > 0 && what.account != "" {
+				what.actor = v.Actor()
+			}
+			entries := b.what[what]
+			if entries == nil {
+				entries = b.whatEntries(&what)
+				w := what
+				cloneStrings(&w.account, &w.principal, &w.actor)
+				b.what[w] = entries
+			}
+			for _, e := range entries {
+				e.see(&s)
+			}
+			if what.actor != "" && ev.Str(event.EventSource) != "cloudtrail.amazonaws.com" && ev.Str(event.EventCategory) != "Data" {
+				// The actor's risky calls by the hour: what followed a
+				// trail being stopped (CloudTrail's own calls, and data
+				// events, are not that activity).
+				h := ev.Time.Unix() / 3600
+				if ev.Time.Unix() < 0 && ev.Time.Unix()%3600 != 0 {
+					h--
 				}
-				if len(a.Risks) > 0 && account != "" {
-					actor := account + " " + v.Actor()
-					for _, r := range a.Risks {
-						b.add(profileKey{kind: kindRisk, subject: actor, value: r}, s)
-					}
+				for _, r := range a.Risks {
+					b.entry(profileKey{kind: kindRiskHour, subject: what.account, extra: what.actor, value: r, hour: h}).see(&s)
 				}
 			}
 		}
-		if f := v.UserAgentFamily(); f != "" {
-			b.add(profileKey{kind: kindClient, subject: principal, value: f}, s)
-		}
-		if region != "" {
-			b.add(profileKey{kind: kindRegion, subject: principal, value: region}, s)
+	}
+	b.observeIssue(v, ev, s.Sighting, where.account, where.net, where.net.valid())
+}
+
+// whereEntries returns the entries an event of the shape feeds.
+func (b *ProfileBatch) whereEntries(sh *whereShape) []*profileAgg {
+	var out []*profileAgg
+	add := func(k profileKey) { out = append(out, b.entry(k)) }
+	netOK := sh.net.valid()
+	if a := sh.account; a != "" {
+		add(profileKey{kind: kindActiveAccount, subject: a})
+		if sh.region != "" {
+			add(profileKey{kind: kindRegionAccount, subject: a, value: sh.region})
 		}
 		if netOK {
-			b.add(profileKey{kind: kindNetwork, subject: principal, net: net}, s)
+			add(profileKey{kind: kindNetworkAccount, subject: a, net: sh.net})
 		}
-		if countryOK {
-			b.add(profileKey{kind: kindCountry, subject: principal, value: country}, s)
+		if sh.country != "" {
+			add(profileKey{kind: kindCountryAccount, subject: a, value: sh.country})
 		}
 	}
-	if key := ev.Str(event.IdentityAccessKeyID); isAccessKeyID(key) {
-		b.add(profileKey{kind: kindActiveKey, subject: key}, s)
-		if netOK {
-			b.add(profileKey{kind: kindKeyNetwork, subject: key, net: net}, s)
+	if p := sh.principal; p != "" {
+		add(profileKey{kind: kindActivePrincipal, subject: p})
+		if sh.family != "" {
+			add(profileKey{kind: kindClient, subject: p, value: sh.family})
 		}
-		if principal != "" {
+		if sh.region != "" {
+			add(profileKey{kind: kindRegion, subject: p, value: sh.region})
+		}
+		if netOK {
+			add(profileKey{kind: kindNetwork, subject: p, net: sh.net})
+		}
+		if sh.country != "" {
+			add(profileKey{kind: kindCountry, subject: p, value: sh.country})
+		}
+	}
+	if k := sh.key; k != "" {
+		add(profileKey{kind: kindActiveKey, subject: k})
+		if netOK {
+			add(profileKey{kind: kindKeyNetwork, subject: k, net: sh.net})
+		}
+		if sh.principal != "" {
 			// Whose key it is, and for a role the session's name: an
 			// instance profile's sessions are named after the instance.
-			b.add(profileKey{kind: kindKeySession, subject: key, value: principal, extra: v.Session()}, s)
+			add(profileKey{kind: kindKeySession, subject: k, value: sh.principal, extra: sh.session})
 		}
 	}
-	if !failed {
-		b.observeIssue(v, ev, s, account, net, netOK)
+	return out
+}
+
+// whatEntries returns the entries a successful call of the shape feeds.
+func (b *ProfileBatch) whatEntries(sh *whatShape) []*profileAgg {
+	var out []*profileAgg
+	add := func(k profileKey) { out = append(out, b.entry(k)) }
+	a, p := sh.action, sh.principal
+	add(profileKey{kind: kindAPI, subject: p, value: a.Name})
+	add(profileKey{kind: kindService, subject: p, value: a.Service})
+	if sh.account != "" {
+		add(profileKey{kind: kindAPIAccount, subject: sh.account, value: a.Name})
+		add(profileKey{kind: kindServiceAccount, subject: sh.account, value: a.Service})
+		if sh.actor != "" {
+			for _, r := range a.Risks {
+				add(profileKey{kind: kindRisk, subject: sh.account + " " + sh.actor, value: r})
+			}
+		}
 	}
+	return out
 }
 
 // observeIssue records where credentials came from: the network the
@@ -310,6 +440,20 @@ func (b *ProfileBatch) observeIssue(v *enrich.View, ev *event.Event, s Sighting,
 			// is the workload's network, not the caller's.
 			b.add(profileKey{kind: kindKeyIssued, subject: key, value: "service:" + ev.Str(event.SourceIPAddress)}, s)
 		}
+	case "cloudtrail.amazonaws.com":
+		switch name := ev.Str(event.EventName); name {
+		case "StopLogging", "DeleteTrail", "DeleteEventDataStore", "StopEventDataStoreIngestion":
+			if account == "" {
+				return
+			}
+			actor := account + " " + v.Actor()
+			trail := ev.First(pathTrailName).Text()
+			if trail == "" {
+				trail = ev.First(pathEventDataStore).Text()
+			}
+			b.add(profileKey{kind: kindActiveStopper, subject: actor}, s)
+			b.add(profileKey{kind: kindTrailStop, subject: actor, value: name + " " + trail}, s)
+		}
 	case "iam.amazonaws.com":
 		switch ev.Str(event.EventName) {
 		case "CreateAccessKey":
@@ -330,6 +474,8 @@ var (
 	pathCreatedKey     = event.ParsePath("responseElements.accessKey.accessKeyId")
 	pathCreatedKeyUser = event.ParsePath("responseElements.accessKey.userName")
 	pathUserName       = event.ParsePath("requestParameters.userName")
+	pathTrailName      = event.ParsePath("requestParameters.name")
+	pathEventDataStore = event.ParsePath("requestParameters.eventDataStore")
 )
 
 // principalOf is the principal a profile belongs to: the IAM user or root
@@ -397,14 +543,16 @@ func networkOf(v *enrich.View) (network, bool) {
 func (b *ProfileBatch) Observations() []Observation {
 	out := make([]Observation, 0, 2*len(b.entries))
 	for k, a := range b.entries {
-		value := k.value
+		subject, value := k.subject, k.value
 		switch {
 		case k.net.valid():
 			value = k.net.String()
 		case k.kind == kindKeySession:
 			value += " " + k.extra
+		case k.kind == kindRiskHour:
+			subject, value = subject+" "+k.extra, hourName(k.hour)+" "+value
 		}
-		key := k.kind.baselineKey(k.subject, value)
+		key := k.kind.baselineKey(subject, value)
 		first := Observation{Kind: key.Kind, Scope: key.Scope, Value: key.Value, Time: a.first.Time, EventID: a.first.EventID, Count: a.count}
 		if a.count > 1 {
 			first.Count = a.count - 1
@@ -414,6 +562,8 @@ func (b *ProfileBatch) Observations() []Observation {
 		out = append(out, first)
 	}
 	clear(b.entries)
+	clear(b.where)
+	clear(b.what)
 	return out
 }
 

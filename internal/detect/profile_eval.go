@@ -84,11 +84,19 @@ var (
 	}
 )
 
+var ProfileTrailStoppedActivity = &ProfileDetector{
+	ID: "trailsentry-seq-trail-stopped-activity", Title: "CloudTrail logging stopped, then risky calls by the same actor within the hour", Level: "high",
+	Description: "An actor stopped or deleted a trail (or an event data store), and within the hour made successful calls whose actions carry a risk category " +
+		"(privilege escalation, credentials, exposure, exfiltration, infrastructure changes): what an intruder does once it thinks it is no longer logged. " +
+		"These calls were still recorded, by another trail or another region's. Restart logging, then treat the actor's credentials as compromised and review each call listed.",
+	Attack: []string{"T1562.008"},
+}
+
 // ProfileDetectors lists every profile detection.
 var ProfileDetectors = []*ProfileDetector{
 	ProfileNewAPI, ProfileNewService, ProfileNewClient, ProfileNewRegion, ProfileAccountNewRegion,
 	ProfileNewNetwork, ProfileNewCountry, ProfileKeyNewNetwork, ProfileTempKeyOtherNetwork, ProfileInstanceKeyOtherNetwork,
-	ProfileNewUserKeyUsed,
+	ProfileNewUserKeyUsed, ProfileTrailStoppedActivity,
 }
 
 // Rarity of a value a principal used for the first time, by how the account
@@ -173,6 +181,7 @@ func AllTouched(ctx context.Context, r Reader) (Touched, error) {
 	t := newTouched()
 	got, err := r.Baselines(ctx, []BaselineKey{
 		kindActivePrincipal.baselineKey("", ""), kindActiveAccount.baselineKey("", ""), kindActiveKey.baselineKey("", ""),
+		kindActiveStopper.baselineKey("", ""),
 	})
 	if err != nil {
 		return t, fmt.Errorf("profiles: list: %w", err)
@@ -185,6 +194,8 @@ func AllTouched(ctx context.Context, r Reader) (Touched, error) {
 			t.Accounts[b.Value] = true
 		case profileKinds[kindActiveKey].scope:
 			t.Keys[b.Value] = true
+		case profileKinds[kindActiveStopper].scope:
+			t.Stoppers[b.Value] = true
 		}
 	}
 	return t, nil
@@ -236,6 +247,13 @@ func (p *Profiler) Evaluate(ctx context.Context, r Reader, t Touched) ([]Profile
 	}
 	for _, batch := range chunks(sortedKeys(t.Keys), profileChunk) {
 		h, err := e.keys(batch)
+		if err != nil {
+			return nil, err
+		}
+		hits = append(hits, h...)
+	}
+	for _, batch := range chunks(sortedKeys(t.Stoppers), profileChunk) {
+		h, err := e.stoppers(batch)
 		if err != nil {
 			return nil, err
 		}
@@ -637,6 +655,81 @@ func (e *evaluation) newUserKeys(created []struct {
 			hits = append(hits, h)
 			break
 		}
+	}
+	return hits, nil
+}
+
+// stoppers derives "trail stopped, then risky calls within the hour". For a
+// stop at T, a risky call in (T, T+1h] lies in T's hour after T (that hour's
+// last call is at or after T) or in the next hour (its first call is at or
+// before T+1h): exact from the hourly first and last sightings. Of several
+// stops of one trail only the first and the last are kept; any stop between
+// them is less than an hour from one of the two windows' union, which covers
+// its own window.
+func (e *evaluation) stoppers(actors []string) ([]ProfileHit, error) {
+	var q []BaselineKey
+	for _, a := range actors {
+		q = append(q, kindTrailStop.baselineKey(a, ""), kindRiskHour.baselineKey(a, ""))
+	}
+	got, err := e.read(q)
+	if err != nil {
+		return nil, err
+	}
+	var hits []ProfileHit
+	for _, a := range actors {
+		stops := got[kindTrailStop.baselineKey(a, "")]
+		hours := map[string][]Baseline{}
+		for _, b := range got[kindRiskHour.baselineKey(a, "")] {
+			hour, _, _ := strings.Cut(b.Value, " ")
+			hours[hour] = append(hours[hour], b)
+		}
+		var vals []Stamp
+		var evidence []Stamp
+		seen := map[string]bool{}
+		note := func(st Stamp, ev Stamp) {
+			if !seen[st.Value] {
+				seen[st.Value] = true
+				vals = append(vals, st)
+			}
+			evidence = append(evidence, ev)
+		}
+		for _, stop := range stops {
+			for _, at := range []Sighting{stop.First, stop.Last} {
+				h := at.Time.Unix() / 3600
+				if at.Time.Unix() < 0 && at.Time.Unix()%3600 != 0 {
+					h--
+				}
+				found := false
+				for _, b := range hours[hourName(h)] {
+					if !b.Last.Time.Before(at.Time) {
+						_, cat, _ := strings.Cut(b.Value, " ")
+						note(Stamp{b.Last.Time, cat}, Stamp{b.Last.Time, b.Last.EventID})
+						found = true
+					}
+				}
+				for _, b := range hours[hourName(h+1)] {
+					if !b.First.Time.After(at.Time.Add(time.Hour)) {
+						_, cat, _ := strings.Cut(b.Value, " ")
+						note(Stamp{b.First.Time, cat}, Stamp{b.First.Time, b.First.EventID})
+						found = true
+					}
+				}
+				if found {
+					note(Stamp{at.Time, stop.Value}, Stamp{at.Time, at.EventID})
+				}
+			}
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		slices.SortFunc(vals, compareStamps)
+		slices.SortFunc(evidence, compareStamps)
+		evidence = slices.Compact(evidence)
+		account, actor, _ := strings.Cut(a, " ")
+		hits = append(hits, ProfileHit{
+			Detector: ProfileTrailStoppedActivity, Level: ProfileTrailStoppedActivity.Level, Account: account, Subject: actor,
+			Values: vals, Evidence: evidence, First: evidence[0].Time, Last: evidence[len(evidence)-1].Time,
+		})
 	}
 	return hits, nil
 }

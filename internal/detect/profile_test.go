@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ type act struct {
 	response  string // responseElements JSON; null when ""
 	account   string // recipientAccountId; 123456789012 when ""
 	invokedBy string // an AWS service calling on its own
+	data      bool   // a data event (eventCategory Data)
 }
 
 func (a act) record(i int) string {
@@ -43,14 +45,18 @@ func (a act) record(i int) string {
 	default:
 		identity = fmt.Sprintf(`{"type":"IAMUser","principalId":"AIDA3EXAMPLE%[2]s","arn":"arn:aws:iam::123456789012:user/%[1]s","accountId":"123456789012","accessKeyId":%[3]q,"userName":%[1]q}`, a.user, strings.ToUpper(a.user), a.key)
 	}
+	category := "Management"
+	if a.data {
+		category = "Data"
+	}
 	errPart := ""
 	if a.denied {
 		errPart = `"errorCode":"AccessDenied","errorMessage":"User is not authorized to perform this operation",`
 	}
-	return fmt.Sprintf(`{"eventVersion":"1.09","userIdentity":%s,"eventTime":%q,"eventSource":%q,"eventName":%q,"awsRegion":%q,"sourceIPAddress":%q,"userAgent":%q,%s"requestParameters":%s,"responseElements":%s,"requestID":"r-%d","eventID":"ev-%05d","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":%q,"eventCategory":"Management"}`,
+	return fmt.Sprintf(`{"eventVersion":"1.09","userIdentity":%s,"eventTime":%q,"eventSource":%q,"eventName":%q,"awsRegion":%q,"sourceIPAddress":%q,"userAgent":%q,%s"requestParameters":%s,"responseElements":%s,"requestID":"r-%d","eventID":"ev-%05d","readOnly":false,"eventType":"AwsApiCall","managementEvent":%t,"recipientAccountId":%q,"eventCategory":%q}`,
 		identity, t0.Add(a.at).Format(time.RFC3339), cmpOr(a.source, "ec2.amazonaws.com"), a.name, cmpOr(a.region, "us-east-1"),
 		cmpOr(a.ip, "192.0.2.10"), cmpOr(a.agent, "aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0 exe/x86_64 prompt/off"), errPart,
-		cmpOr(a.request, "null"), cmpOr(a.response, "null"), i, i, account)
+		cmpOr(a.request, "null"), cmpOr(a.response, "null"), i, i, !a.data, account, category)
 }
 
 func cmpOr(a, b string) string {
@@ -380,4 +386,61 @@ func BenchmarkProfileObserve(b *testing.B) {
 		v.Reset(events[i%len(events)])
 		batch.Observe(v)
 	}
+}
+
+func TestProfileTrailStoppedThenActivity(t *testing.T) {
+	mallory := func(at time.Duration, source, name string) act {
+		return act{at: at, role: "Admin", session: "mallory", key: "ASIA3EXAMPLEMALLORY", source: source, name: name,
+			request: `{"name":"arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events","userName":"svc-backup"}`}
+	}
+	stop := mallory(0, "cloudtrail.amazonaws.com", "StopLogging")
+	key := func(at time.Duration) act { return mallory(at, "iam.amazonaws.com", "CreateAccessKey") }
+	cases := []struct {
+		name string
+		acts []act
+		want bool
+	}{
+		{"trail stopped, access key created", []act{stop, key(5 * time.Minute)}, true},
+		{"trail stopped, instances launched the same second", []act{stop, mallory(0, "ec2.amazonaws.com", "RunInstances")}, true},
+		{"a call exactly an hour later", []act{stop, key(time.Hour)}, true},
+		{"a call 61 minutes later", []act{stop, key(61 * time.Minute)}, false},
+		{"the risky call before the stop", []act{key(0), func() act { s := stop; s.at = time.Minute; return s }()}, false},
+		{"trail stopped, nothing else", []act{stop}, false},
+		{"stopped, started, stopped (CloudTrail's calls are not activity)", []act{stop, mallory(3*time.Minute, "cloudtrail.amazonaws.com", "StartLogging"),
+			mallory(4*time.Minute, "cloudtrail.amazonaws.com", "StopLogging")}, false},
+		{"trail stopped, then discovery only", []act{stop, mallory(2*time.Minute, "ec2.amazonaws.com", "DescribeInstances")}, false},
+		{"key created by another actor", []act{stop, func() act { k := key(5 * time.Minute); k.session = "alice"; return k }()}, false},
+		{"the same actor in another account", []act{stop, func() act { k := key(5 * time.Minute); k.account = "444455556666"; return k }()}, false},
+		{"the stop was denied", []act{func() act { s := stop; s.denied = true; return s }(), key(5 * time.Minute)}, false},
+		{"the risky call was denied", []act{stop, func() act { k := key(5 * time.Minute); k.denied = true; return k }()}, false},
+		{"an S3 object read (a data event)", []act{stop, func() act {
+			g := mallory(2*time.Minute, "s3.amazonaws.com", "GetObject")
+			g.data, g.request = true, `{"bucketName":"prod-reports","key":"q3.xlsx"}`
+			return g
+		}()}, false},
+		// Stops at 10:00 and 10:50, activity at 11:45: within the second
+		// stop's hour only — the last stop is kept beside the first.
+		{"two stops, activity after the second's start", []act{stop, mallory(50*time.Minute, "cloudtrail.amazonaws.com", "StopLogging"), key(105 * time.Minute)}, true},
+	}
+	for _, tc := range cases {
+		for _, order := range [][]int{inOrder(len(tc.acts)), reversed(len(tc.acts))} {
+			hits := hitsOf(profile(t, tc.acts, 1, order), ProfileTrailStoppedActivity)
+			if got := len(hits) == 1; got != tc.want || len(hits) > 1 {
+				t.Errorf("%s (order %v): %d hits %+v, want %t", tc.name, order, len(hits), hits, tc.want)
+				continue
+			}
+			if tc.want {
+				h := hits[0]
+				if h.Subject != "Admin/mallory" || h.Account != "123456789012" || len(h.Evidence) < 2 {
+					t.Errorf("%s: hit %+v", tc.name, h)
+				}
+			}
+		}
+	}
+}
+
+func reversed(n int) []int {
+	out := inOrder(n)
+	slices.Reverse(out)
+	return out
 }
