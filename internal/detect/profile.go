@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -155,7 +156,7 @@ type ProfileBatch struct {
 	p       *Profiler
 	entries map[profileKey]*profileAgg
 	where   map[whereShape][]*profileAgg // the entries of each shape seen since the last flush
-	what    map[whatShape][]*profileAgg
+	what    map[whatShape]*whatEntries
 	// touched lists the subjects seen since the batch was made (not reset
 	// by Flush): what Evaluate looks at.
 	touched Touched
@@ -194,7 +195,7 @@ func (t *Touched) Merge(o Touched) {
 
 // NewBatch returns an empty batch.
 func (p *Profiler) NewBatch() *ProfileBatch {
-	return &ProfileBatch{p: p, entries: map[profileKey]*profileAgg{}, where: map[whereShape][]*profileAgg{}, what: map[whatShape][]*profileAgg{}, touched: newTouched()}
+	return &ProfileBatch{p: p, entries: map[profileKey]*profileAgg{}, where: map[whereShape][]*profileAgg{}, what: map[whatShape]*whatEntries{}, touched: newTouched()}
 }
 
 // Len is the number of distinct entries waiting to be flushed.
@@ -275,6 +276,24 @@ type whereShape struct {
 	net                                                       network
 }
 
+// whatEntries are the entries of a whatShape, and those of the hour its
+// last call fell in (calls come mostly in time order: the hour repeats).
+type whatEntries struct {
+	aggs     []*profileAgg
+	hour     int64
+	hourAggs []*profileAgg
+}
+
+// unixHour is the hour t falls in, counted from the Unix epoch.
+func unixHour(t time.Time) int64 {
+	u := t.Unix()
+	h := u / 3600
+	if u < 0 && u%3600 != 0 {
+		h--
+	}
+	return h
+}
+
 // whatShape is what a principal did successfully.
 type whatShape struct {
 	account, principal, actor string
@@ -329,26 +348,29 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 			if len(a.Risks) > 0 && what.account != "" {
 				what.actor = v.Actor()
 			}
-			entries := b.what[what]
-			if entries == nil {
-				entries = b.whatEntries(&what)
+			we := b.what[what]
+			if we == nil {
 				w := what
 				cloneStrings(&w.account, &w.principal, &w.actor)
-				b.what[w] = entries
+				we = &whatEntries{aggs: b.whatEntries(&w), hour: math.MinInt64}
+				b.what[w] = we
 			}
-			for _, e := range entries {
+			for _, e := range we.aggs {
 				e.see(&s)
 			}
 			if what.actor != "" && ev.Str(event.EventSource) != "cloudtrail.amazonaws.com" && ev.Str(event.EventCategory) != "Data" {
 				// The actor's risky calls by the hour: what followed a
 				// trail being stopped (CloudTrail's own calls, and data
 				// events, are not that activity).
-				h := ev.Time.Unix() / 3600
-				if ev.Time.Unix() < 0 && ev.Time.Unix()%3600 != 0 {
-					h--
+				h := unixHour(ev.Time)
+				if h != we.hour {
+					we.hour, we.hourAggs = h, we.hourAggs[:0]
+					for _, r := range a.Risks {
+						we.hourAggs = append(we.hourAggs, b.entry(profileKey{kind: kindRiskHour, subject: what.account, extra: what.actor, value: r, hour: h}))
+					}
 				}
-				for _, r := range a.Risks {
-					b.entry(profileKey{kind: kindRiskHour, subject: what.account, extra: what.actor, value: r, hour: h}).see(&s)
+				for _, e := range we.hourAggs {
+					e.see(&s)
 				}
 			}
 		}

@@ -695,10 +695,7 @@ func (e *evaluation) stoppers(actors []string) ([]ProfileHit, error) {
 		}
 		for _, stop := range stops {
 			for _, at := range []Sighting{stop.First, stop.Last} {
-				h := at.Time.Unix() / 3600
-				if at.Time.Unix() < 0 && at.Time.Unix()%3600 != 0 {
-					h--
-				}
+				h := unixHour(at.Time)
 				found := false
 				for _, b := range hours[hourName(h)] {
 					if !b.Last.Time.Before(at.Time) {

@@ -84,9 +84,20 @@ type memTx struct {
 	write bool
 	done  bool
 	undo  []func()
+
+	undoBaselines []baselineUndo // Observe's, undone before the rest
 }
 
 func (tx *memTx) rollback() {
+	for i := len(tx.undoBaselines) - 1; i >= 0; i-- {
+		u := tx.undoBaselines[i]
+		if u.had {
+			tx.m.baselines[u.k] = u.old
+		} else {
+			tx.m.removeBaseline(u.k)
+		}
+	}
+	tx.undoBaselines = nil
 	for i := len(tx.undo) - 1; i >= 0; i-- {
 		tx.undo[i]()
 	}
@@ -258,31 +269,53 @@ func (tx *memTx) Observe(ctx context.Context, obs []Observation) ([]Baseline, er
 		}
 		canon[i] = o
 	}
+	// Merge repeats of a key first (a batch often carries a value's first
+	// and last sighting): one map update and one undo entry per key.
 	m := tx.m
+	merged := make(map[BaselineKey]Baseline, len(canon))
 	for _, o := range canon {
 		k := o.Key()
+		merged[k] = MergeObservation(merged[k], o)
+	}
+	for k, d := range merged {
 		old, had := m.baselines[k]
-		m.baselines[k] = MergeObservation(old, o)
-		ks := kindScope{k.Kind, k.Scope}
-		if !had {
+		if had {
+			m.baselines[k] = mergeBaselines(old, d)
+		} else {
+			m.baselines[k] = d
+			ks := kindScope{k.Kind, k.Scope}
 			if m.scopes[ks] == nil {
 				m.scopes[ks] = map[string]struct{}{}
 			}
 			m.scopes[ks][k.Value] = struct{}{}
 		}
-		tx.undo = append(tx.undo, func() {
-			if had {
-				m.baselines[k] = old
-				return
-			}
-			m.removeBaseline(k)
-		})
+		tx.undoBaselines = append(tx.undoBaselines, baselineUndo{k, old, had})
 	}
 	out := make([]Baseline, len(canon))
 	for i, o := range canon {
 		out[i] = m.baselines[o.Key()]
 	}
 	return out, nil
+}
+
+// baselineUndo is how to undo one key's Observe: a typed log, as Observe
+// touches many keys and a closure each would dominate its cost.
+type baselineUndo struct {
+	k   BaselineKey
+	old Baseline
+	had bool
+}
+
+// mergeBaselines merges two baselines of one key.
+func mergeBaselines(a, b Baseline) Baseline {
+	if b.First.Before(a.First) {
+		a.First = b.First
+	}
+	if a.Last.Before(b.Last) {
+		a.Last = b.Last
+	}
+	a.Count += b.Count
+	return a
 }
 
 func (m *MemoryState) removeBaseline(k BaselineKey) {
