@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/trailsentry/trailsentry/internal/detect"
@@ -18,7 +19,22 @@ type profiling struct {
 	state   detect.State
 	touched detect.TouchedSet
 	infos   map[*detect.ProfileDetector]*finding.RuleInfo
+
+	// mem is the run's own state in memory (nil with --state): past
+	// memoryBaselines it is expired (Profiler.Expire), keeping memory
+	// bounded whatever the corpus; expired holds the findings derived from
+	// what it dropped.
+	mem       *detect.MemoryState
+	mu        sync.Mutex
+	newest    time.Time
+	threshold int
+	expired   []detect.ProfileHit
 }
+
+// memoryBaselines is how many baselines the run's in-memory state holds
+// before the temporary keys, hours of risky calls and trail stops older
+// than the lateness and ExpireHorizon are derived and dropped.
+const memoryBaselines = 150_000
 
 // profileBatch is how many distinct baseline entries a worker gathers
 // before it writes them: a batch holds one entry per (kind, subject,
@@ -27,10 +43,12 @@ const profileBatch = 50_000
 
 func newProfiling(learning time.Duration, st detect.State) *profiling {
 	p := &profiling{
-		prof:  detect.NewProfiler(detect.ProfileOptions{Learning: learning}),
-		state: st,
-		infos: map[*detect.ProfileDetector]*finding.RuleInfo{},
+		prof:      detect.NewProfiler(detect.ProfileOptions{Learning: learning}),
+		state:     st,
+		infos:     map[*detect.ProfileDetector]*finding.RuleInfo{},
+		threshold: memoryBaselines,
 	}
+	p.mem, _ = st.(*detect.MemoryState)
 	for _, d := range detect.ProfileDetectors {
 		p.infos[d] = finding.ProfileRuleInfo(d)
 	}
@@ -40,7 +58,29 @@ func newProfiling(learning time.Duration, st detect.State) *profiling {
 // flush writes a worker's batch.
 func (p *profiling) flush(ctx context.Context, b *detect.ProfileBatch) error {
 	p.touched.Add(b.Touched())
-	return b.Flush(ctx, p.state)
+	if err := b.Flush(ctx, p.state); err != nil {
+		return err
+	}
+	if p.mem == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b.Newest().After(p.newest) {
+		p.newest = b.Newest()
+	}
+	if p.mem.BaselineCount() < p.threshold {
+		return nil
+	}
+	hits, _, err := p.prof.Expire(ctx, p.mem, p.newest.Add(-memoryLateness-detect.ExpireHorizon))
+	if err != nil {
+		return err
+	}
+	p.expired = detect.MergeProfileHits(p.expired, hits)
+	// What cannot expire (principals' and accounts' baselines) stays: the
+	// next pass waits until the state has grown again.
+	p.threshold = max(memoryBaselines, 2*p.mem.BaselineCount())
+	return nil
 }
 
 // findings derives the profile findings of what the run touched (of the
@@ -60,6 +100,9 @@ func (p *profiling) findings(ctx context.Context, all bool, others []*finding.Fi
 		if err != nil {
 			return err
 		}
+		p.mu.Lock()
+		hits = detect.MergeProfileHits(p.expired, hits)
+		p.mu.Unlock()
 		for _, h := range hits {
 			out = append(out, finding.FromProfileHit(h, p.infos[h.Detector], suppress))
 		}

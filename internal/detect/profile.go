@@ -160,6 +160,7 @@ type ProfileBatch struct {
 	// touched lists the subjects seen since the batch was made (not reset
 	// by Flush): what Evaluate looks at.
 	touched Touched
+	newest  time.Time // the latest event time observed
 }
 
 // Touched is the principals, accounts, keys and actors whose profiles a run
@@ -200,6 +201,9 @@ func (p *Profiler) NewBatch() *ProfileBatch {
 
 // Len is the number of distinct entries waiting to be flushed.
 func (b *ProfileBatch) Len() int { return len(b.entries) }
+
+// Newest is the latest event time the batch has observed.
+func (b *ProfileBatch) Newest() time.Time { return b.newest }
 
 // Touched returns the subjects the batch has seen.
 func (b *ProfileBatch) Touched() Touched { return b.touched }
@@ -314,6 +318,9 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 		return
 	}
 	s := sighting{Sighting: Sighting{ev.Time, ev.Str(event.EventID)}}
+	if ev.Time.After(b.newest) {
+		b.newest = ev.Time
+	}
 	where := whereShape{account: ev.Account(), principal: principalOf(ev), region: ev.Str(event.AWSRegion)}
 	where.net, _ = networkOf(v)
 	where.country, _ = v.Country()

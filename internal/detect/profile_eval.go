@@ -730,3 +730,105 @@ func (e *evaluation) stoppers(actors []string) ([]ProfileHit, error) {
 	}
 	return hits, nil
 }
+
+// ExpireHorizon is how long after its last sighting an access key, an hour
+// of risky calls or a trail stop can still matter: temporary credentials
+// last at most 36 hours, and the trail-stopped window is an hour.
+const ExpireHorizon = 48 * time.Hour
+
+// Expire keeps a run's in-memory state bounded: it derives the findings of
+// the temporary access keys last used before cutoff and of every trail
+// stopper, then drops those keys' baselines and the hours of risky calls
+// and trail stops last seen before cutoff. A long-term key, a principal, an
+// account keep their baselines. The caller merges the hits returned with
+// those of later Expire and Evaluate calls (MergeProfileHits). Events older
+// than cutoff that arrive later are judged without what was dropped, as
+// correlation windows are past their lateness.
+func (p *Profiler) Expire(ctx context.Context, m *MemoryState, cutoff time.Time) ([]ProfileHit, int, error) {
+	var hits []ProfileHit
+	expired := map[string]bool{}
+	err := m.View(ctx, func(r Reader) error {
+		all, err := AllTouched(ctx, r)
+		if err != nil {
+			return err
+		}
+		keys, err := r.Baselines(ctx, []BaselineKey{kindActiveKey.baselineKey("", "")})
+		if err != nil {
+			return err
+		}
+		t := newTouched()
+		for _, k := range keys {
+			if strings.HasPrefix(k.Value, "ASIA") && k.Last.Time.Before(cutoff) {
+				t.Keys[k.Value] = true
+				expired[k.Value] = true
+			}
+		}
+		t.Stoppers = all.Stoppers
+		hits, err = p.Evaluate(ctx, r, t)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	keyScope := profileKinds[kindKeyNetwork].scope // "key:"
+	activeKeys := profileKinds[kindActiveKey]
+	n := m.DropBaselines(func(b Baseline) bool {
+		switch {
+		case b.Kind == activeKeys.kind && b.Scope == activeKeys.scope:
+			return expired[b.Value]
+		case strings.HasPrefix(b.Scope, keyScope+"ASIA"):
+			k := strings.TrimPrefix(b.Scope, keyScope)
+			return expired[k] || (b.Kind == profileKinds[kindKeyIssued].kind && b.Last.Time.Before(cutoff.Add(-ExpireHorizon)))
+		case b.Kind == profileKinds[kindRiskHour].kind, b.Kind == profileKinds[kindTrailStop].kind:
+			return b.Last.Time.Before(cutoff)
+		}
+		return false
+	})
+	return hits, n, nil
+}
+
+// MergeProfileHits merges hits of the same detection, account, subject and
+// rarity (from several Expire and Evaluate calls): values and evidence are
+// united, earliest first.
+func MergeProfileHits(lists ...[]ProfileHit) []ProfileHit {
+	type key struct{ d, account, subject, rarity string }
+	byKey := map[key]*ProfileHit{}
+	var order []key
+	for _, list := range lists {
+		for _, h := range list {
+			k := key{h.Detector.ID, h.Account, h.Subject, h.Rarity}
+			prev := byKey[k]
+			if prev == nil {
+				h := h
+				byKey[k] = &h
+				order = append(order, k)
+				continue
+			}
+			prev.Values = unionStamps(prev.Values, h.Values, true)
+			prev.Evidence = unionStamps(prev.Evidence, h.Evidence, false)
+			prev.First, prev.Last = minTime(prev.First, h.First), maxTime(prev.Last, h.Last)
+			prev.Detail = cmp.Or(prev.Detail, h.Detail)
+		}
+	}
+	out := make([]ProfileHit, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byKey[k])
+	}
+	slices.SortFunc(out, func(a, b ProfileHit) int {
+		return cmp.Or(strings.Compare(a.Detector.ID, b.Detector.ID), strings.Compare(a.Account, b.Account),
+			strings.Compare(a.Subject, b.Subject), strings.Compare(a.Rarity, b.Rarity))
+	})
+	return out
+}
+
+// unionStamps unites two sorted stamp lists, by value (each value once, at
+// its earliest time) or as stamps.
+func unionStamps(a, b []Stamp, byValue bool) []Stamp {
+	out := append(slices.Clone(a), b...)
+	if byValue {
+		slices.SortFunc(out, func(x, y Stamp) int { return cmp.Or(strings.Compare(x.Value, y.Value), x.Time.Compare(y.Time)) })
+		out = slices.CompactFunc(out, func(x, y Stamp) bool { return x.Value == y.Value })
+	}
+	slices.SortFunc(out, compareStamps)
+	return slices.Compact(out)
+}

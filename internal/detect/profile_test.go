@@ -444,3 +444,65 @@ func reversed(n int) []int {
 	slices.Reverse(out)
 	return out
 }
+
+// Expire derives the findings of what it drops: expired keys' and trail
+// stops' findings, merged with a final Evaluate, are those of never
+// expiring; the dropped baselines are gone.
+func TestProfileExpireKeepsFindings(t *testing.T) {
+	acts := []act{
+		assumeRole(time.Hour, "192.0.2.10", "Admin", "alice", "ASIA3EXAMPLESTOLEN1"),
+		{at: time.Hour + time.Minute, role: "Admin", session: "alice", key: "ASIA3EXAMPLESTOLEN1", name: "DescribeInstances", ip: "192.0.2.11"},
+		{at: time.Hour + 20*time.Minute, role: "Admin", session: "alice", key: "ASIA3EXAMPLESTOLEN1", source: "iam.amazonaws.com", name: "CreateAccessKey", ip: "203.0.113.66"},
+		{at: 2 * time.Hour, role: "Admin", session: "alice", key: "ASIA3EXAMPLESTOLEN1", source: "cloudtrail.amazonaws.com", name: "StopLogging", ip: "203.0.113.66"},
+		{at: 2*time.Hour + 5*time.Minute, role: "Admin", session: "alice", key: "ASIA3EXAMPLESTOLEN1", source: "iam.amazonaws.com", name: "CreateAccessKey", ip: "203.0.113.66"},
+		// Days later: still in memory at expiry.
+		assumeRole(5*day, "192.0.2.10", "Admin", "alice", "ASIA3EXAMPLELATER01"),
+		{at: 5*day + time.Minute, role: "Admin", session: "alice", key: "ASIA3EXAMPLELATER01", name: "DescribeInstances", ip: "198.51.100.9"},
+	}
+	want := profile(t, acts, 0, inOrder(len(acts)))
+	if len(hitsOf(want, ProfileTempKeyOtherNetwork)) != 2 || len(hitsOf(want, ProfileTrailStoppedActivity)) != 1 {
+		t.Fatalf("without expiry: %+v", want)
+	}
+
+	p := NewProfiler(ProfileOptions{})
+	st := NewMemoryState()
+	ctx := context.Background()
+	b := p.NewBatch()
+	for i, a := range acts {
+		b.Observe(testView(decode(t, a.record(i))))
+	}
+	if err := b.Flush(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	before := st.BaselineCount()
+	expired, dropped, err := p.Expire(ctx, st, t0.Add(3*day))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped == 0 || st.BaselineCount() != before-dropped {
+		t.Errorf("dropped %d of %d baselines, %d left", dropped, before, st.BaselineCount())
+	}
+	var final []ProfileHit
+	err = st.View(ctx, func(r Reader) error {
+		var err error
+		final, err = p.Evaluate(ctx, r, b.Touched())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := MergeProfileHits(expired, final); !reflect.DeepEqual(got, want) {
+		t.Errorf("with expiry:\n got  %+v\n want %+v", got, want)
+	}
+	// The expired key's baselines are gone; the later key's are not.
+	err = st.View(ctx, func(r Reader) error {
+		got, err := r.Baselines(ctx, []BaselineKey{kindKeyIssued.baselineKey("ASIA3EXAMPLESTOLEN1", ""), kindKeyIssued.baselineKey("ASIA3EXAMPLELATER01", "")})
+		if len(got) != 1 || got[0].Scope != "key:ASIA3EXAMPLELATER01" {
+			t.Errorf("issued baselines left: %+v", got)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -469,3 +469,26 @@ func cloneRecord(r FindingRecord) FindingRecord {
 	}
 	return r
 }
+
+// Baselines counts the baselines held.
+func (m *MemoryState) BaselineCount() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.baselines)
+}
+
+// DropBaselines removes the baselines drop says to, and says how many. It
+// is for a run's own state kept in memory, which evicts by kind (see
+// Profiler.Expire); a persistent state evicts by Retention.
+func (m *MemoryState) DropBaselines(drop func(Baseline) bool) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, b := range m.baselines {
+		if drop(b) {
+			m.removeBaseline(k)
+			n++
+		}
+	}
+	return n
+}
