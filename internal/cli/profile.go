@@ -34,12 +34,12 @@ type profiling struct {
 // memoryBaselines is how many baselines the run's in-memory state holds
 // before the temporary keys, hours of risky calls and trail stops older
 // than the lateness and ExpireHorizon are derived and dropped.
-const memoryBaselines = 150_000
+const memoryBaselines = 120_000
 
 // profileBatch is how many distinct baseline entries a worker gathers
 // before it writes them: a batch holds one entry per (kind, subject,
 // value), however many events repeat it.
-const profileBatch = 50_000
+const profileBatch = 20_000
 
 func newProfiling(learning time.Duration, st detect.State) *profiling {
 	p := &profiling{
@@ -77,9 +77,9 @@ func (p *profiling) flush(ctx context.Context, b *detect.ProfileBatch) error {
 		return err
 	}
 	p.expired = detect.MergeProfileHits(p.expired, hits)
-	// What cannot expire (principals' and accounts' baselines) stays: the
-	// next pass waits until the state has grown again.
-	p.threshold = max(memoryBaselines, 2*p.mem.BaselineCount())
+	// What cannot expire yet stays: the next pass waits until the state has
+	// grown by a third of the budget again (a pass is one sweep of the map).
+	p.threshold = max(memoryBaselines, p.mem.BaselineCount()+memoryBaselines/3)
 	return nil
 }
 

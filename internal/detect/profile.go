@@ -199,8 +199,9 @@ func (p *Profiler) NewBatch() *ProfileBatch {
 	return &ProfileBatch{p: p, entries: map[profileKey]*profileAgg{}, where: map[whereShape][]*profileAgg{}, what: map[whatShape]*whatEntries{}, touched: newTouched()}
 }
 
-// Len is the number of distinct entries waiting to be flushed.
-func (b *ProfileBatch) Len() int { return len(b.entries) }
+// Len is the batch's size: the distinct entries waiting to be flushed and
+// the shapes kept to find them, which Flush lets go too.
+func (b *ProfileBatch) Len() int { return len(b.entries) + len(b.where) + len(b.what) }
 
 // Newest is the latest event time the batch has observed.
 func (b *ProfileBatch) Newest() time.Time { return b.newest }

@@ -733,8 +733,9 @@ func (e *evaluation) stoppers(actors []string) ([]ProfileHit, error) {
 
 // ExpireHorizon is how long after its last sighting an access key, an hour
 // of risky calls or a trail stop can still matter: temporary credentials
-// last at most 36 hours, and the trail-stopped window is an hour.
-const ExpireHorizon = 48 * time.Hour
+// last at most 36 hours (a federation token; a role session 12), and the
+// trail-stopped window is an hour.
+const ExpireHorizon = 36 * time.Hour
 
 // Expire keeps a run's in-memory state bounded: it derives the findings of
 // the temporary access keys last used before cutoff and of every trail

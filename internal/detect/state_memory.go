@@ -19,7 +19,7 @@ type MemoryState struct {
 	occurrences map[streamGroup][]Occurrence // each sorted by CompareOccurrences
 	occKeys     map[OccurrenceKey]struct{}
 	baselines   map[BaselineKey]Baseline
-	scopes      map[kindScope]map[string]struct{} // values per kind and scope
+	scopes      map[kindScope][]string // values per kind and scope (most scopes hold one: a slice, not a map)
 	findings    map[string]FindingRecord
 	checkpoints map[string]Checkpoint
 }
@@ -34,7 +34,7 @@ func NewMemoryState() *MemoryState {
 		occurrences: map[streamGroup][]Occurrence{},
 		occKeys:     map[OccurrenceKey]struct{}{},
 		baselines:   map[BaselineKey]Baseline{},
-		scopes:      map[kindScope]map[string]struct{}{},
+		scopes:      map[kindScope][]string{},
 		findings:    map[string]FindingRecord{},
 		checkpoints: map[string]Checkpoint{},
 	}
@@ -146,7 +146,7 @@ func (tx *memTx) Baselines(ctx context.Context, keys []BaselineKey) ([]Baseline,
 			add(k)
 			continue
 		}
-		for v := range tx.m.scopes[kindScope{k.Kind, k.Scope}] {
+		for _, v := range tx.m.scopes[kindScope{k.Kind, k.Scope}] {
 			add(BaselineKey{k.Kind, k.Scope, v})
 		}
 	}
@@ -283,11 +283,7 @@ func (tx *memTx) Observe(ctx context.Context, obs []Observation) ([]Baseline, er
 			m.baselines[k] = mergeBaselines(old, d)
 		} else {
 			m.baselines[k] = d
-			ks := kindScope{k.Kind, k.Scope}
-			if m.scopes[ks] == nil {
-				m.scopes[ks] = map[string]struct{}{}
-			}
-			m.scopes[ks][k.Value] = struct{}{}
+			m.addScopeValue(k)
 		}
 		tx.undoBaselines = append(tx.undoBaselines, baselineUndo{k, old, had})
 	}
@@ -321,10 +317,22 @@ func mergeBaselines(a, b Baseline) Baseline {
 func (m *MemoryState) removeBaseline(k BaselineKey) {
 	delete(m.baselines, k)
 	ks := kindScope{k.Kind, k.Scope}
-	delete(m.scopes[ks], k.Value)
-	if len(m.scopes[ks]) == 0 {
-		delete(m.scopes, ks)
+	vals := m.scopes[ks]
+	if i := slices.Index(vals, k.Value); i >= 0 {
+		vals[i] = vals[len(vals)-1]
+		vals = vals[:len(vals)-1]
 	}
+	if len(vals) == 0 {
+		delete(m.scopes, ks)
+	} else {
+		m.scopes[ks] = vals
+	}
+}
+
+// addScopeValue lists a new baseline's value under its kind and scope.
+func (m *MemoryState) addScopeValue(k BaselineKey) {
+	ks := kindScope{k.Kind, k.Scope}
+	m.scopes[ks] = append(m.scopes[ks], k.Value)
 }
 
 func (tx *memTx) UpsertFindings(ctx context.Context, recs []FindingRecord) ([]FindingRecord, error) {
@@ -418,11 +426,7 @@ func (tx *memTx) Evict(ctx context.Context, r Retention) (Evicted, error) {
 				n.Observations++
 				tx.undo = append(tx.undo, func() {
 					m.baselines[k] = b
-					ks := kindScope{k.Kind, k.Scope}
-					if m.scopes[ks] == nil {
-						m.scopes[ks] = map[string]struct{}{}
-					}
-					m.scopes[ks][k.Value] = struct{}{}
+					m.addScopeValue(k)
 				})
 			}
 		}
@@ -489,6 +493,19 @@ func (m *MemoryState) DropBaselines(drop func(Baseline) bool) int {
 			m.removeBaseline(k)
 			n++
 		}
+	}
+	// Go maps keep their size after deletes: past a quarter dropped, copy
+	// what is left into maps of its size, so the memory goes too.
+	if n > 0 && n >= len(m.baselines)/3 {
+		baselines := make(map[BaselineKey]Baseline, len(m.baselines))
+		for k, b := range m.baselines {
+			baselines[k] = b
+		}
+		scopes := make(map[kindScope][]string, len(m.scopes))
+		for k, v := range m.scopes {
+			scopes[k] = v
+		}
+		m.baselines, m.scopes = baselines, scopes
 	}
 	return n
 }

@@ -6,6 +6,7 @@ package ingest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,8 +61,12 @@ func CheckPaths(paths []string) error {
 	return nil
 }
 
-// WalkLocal sends every input under paths to out, in lexical order per
-// directory, and closes out when done. Hidden files and directories (names
+// WalkLocal sends every input under paths to out, and closes out when done.
+// Inside a directory, files come in lexical order, except that CloudTrail's
+// day folders (.../CloudTrail/<region>/YYYY/MM/DD, of every account and
+// region under the directory) are walked day by day, the earliest first: a
+// trail's events then arrive roughly in time order, which is what lets
+// windows and baselines in memory be evicted by event time. Hidden files and directories (names
 // starting with ".") inside a walked directory are left out. A directory or
 // file that cannot be read, or a folder with no files, is passed to onErr
 // and the walk goes on.
@@ -107,7 +114,9 @@ func walkLocalRoot(ctx context.Context, root string, stdin io.Reader, send func(
 	if li, err := os.Lstat(root); err == nil && li.Mode()&fs.ModeSymlink != 0 {
 		walkRoot = root + string(filepath.Separator) // WalkDir follows a root that ends in a separator
 	}
-	err = filepath.WalkDir(walkRoot, func(path string, d fs.DirEntry, err error) error {
+	var days []dayFolder
+	collect := true // the first pass sets CloudTrail's day folders aside
+	walk := func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			onErr(fmt.Errorf("input %s: %w", path, unwrapPath(err)))
 			return nil
@@ -119,6 +128,10 @@ func walkLocalRoot(ctx context.Context, root string, stdin io.Reader, send func(
 			return nil
 		}
 		if d.IsDir() {
+			if day, ok := dayOf(path); ok && collect && path != walkRoot {
+				days = append(days, dayFolder{day, path})
+				return filepath.SkipDir
+			}
 			return nil
 		}
 		// Inside a folder, a link to a file is followed; links to
@@ -136,14 +149,46 @@ func walkLocalRoot(ctx context.Context, root string, stdin io.Reader, send func(
 			return ctx.Err()
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if err = filepath.WalkDir(walkRoot, walk); err != nil {
 		return false
+	}
+	collect = false
+	slices.SortStableFunc(days, func(a, b dayFolder) int { return cmp.Compare(a.day, b.day) })
+	for _, d := range days {
+		if err := filepath.WalkDir(d.path, walk); err != nil {
+			return false
+		}
 	}
 	if found == 0 {
 		onErr(fmt.Errorf("input %s: no files in this folder", root))
 	}
 	return true
+}
+
+// dayFolder is a CloudTrail day folder and its date, YYYYMMDD.
+type dayFolder struct {
+	day  int
+	path string
+}
+
+// dayOf recognises a CloudTrail day folder, .../CloudTrail/<region>/YYYY/MM/DD
+// (CloudTrail-Digest and CloudTrail-Insights too), and returns its date.
+func dayOf(path string) (int, bool) {
+	parts := strings.Split(filepath.ToSlash(path), "/")
+	n := len(parts)
+	if n < 5 || !strings.HasPrefix(parts[n-5], "CloudTrail") {
+		return 0, false
+	}
+	y, m, d := parts[n-3], parts[n-2], parts[n-1]
+	if len(y) != 4 || len(m) != 2 || len(d) != 2 {
+		return 0, false
+	}
+	date, err := strconv.Atoi(y + m + d)
+	if err != nil || date < 0 {
+		return 0, false
+	}
+	return date, true
 }
 
 // regularTime is a regular file's modification time, zero for a pipe or a

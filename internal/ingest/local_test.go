@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -160,5 +161,41 @@ func TestWalkFollowsNamedLinksAndReportsEmptyFolders(t *testing.T) {
 	_, errs = walk(t, []string{empty}, nil)
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "no files") {
 		t.Errorf("empty folder: %v", errs)
+	}
+}
+
+// Day folders of every account and region are walked day by day, so a
+// trail's events arrive roughly in time order; other files come first, in
+// lexical order.
+func TestWalkDayFoldersInDateOrder(t *testing.T) {
+	dir := t.TempDir()
+	file := func(account, region, date, name string) string {
+		p := filepath.Join(dir, "AWSLogs", account, "CloudTrail", region, date[:4], date[4:6], date[6:], name)
+		write(t, p, gz(t, `{"Records":[`+record+`]}`))
+		return p
+	}
+	a := file("111122223333", "us-east-1", "20240312", "a-0312.json.gz")
+	b := file("111122223333", "us-east-1", "20240311", "a-0311.json.gz")
+	c := file("111122223333", "eu-west-1", "20240311", "b-0311.json.gz")
+	d := file("444455556666", "us-east-1", "20240310", "c-0310.json.gz")
+	digest := filepath.Join(dir, "AWSLogs", "111122223333", "CloudTrail-Digest", "us-east-1", "2024", "03", "09", "digest.json.gz")
+	write(t, digest, gz(t, `{}`))
+	loose := filepath.Join(dir, "extra.json")
+	write(t, loose, []byte(record))
+	objs, errs := walk(t, []string{dir}, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var got []string
+	for _, o := range objs {
+		got = append(got, o.Name)
+	}
+	want := []string{loose, digest, d, c, b, a}
+	if !slices.Equal(got, want) {
+		t.Errorf("order\n got  %q\n want %q", got, want)
+	}
+	// A day folder given as the path is walked as it is.
+	if objs, _ := walk(t, []string{filepath.Dir(a)}, nil); len(objs) != 1 || objs[0].Name != a {
+		t.Errorf("day folder as the root: %+v", objs)
 	}
 }
