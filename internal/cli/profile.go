@@ -37,9 +37,9 @@ type profiling struct {
 const memoryBaselines = 120_000
 
 // profileBatch is how many distinct baseline entries a worker gathers
-// before it writes them: a batch holds one entry per (kind, subject,
-// value), however many events repeat it.
-const profileBatch = 20_000
+// before it writes them (or twice as many shapes): a batch holds one entry
+// per (kind, subject, value), however many events repeat it.
+const profileBatch = 50_000
 
 func newProfiling(learning time.Duration, st detect.State) *profiling {
 	p := &profiling{

@@ -782,7 +782,7 @@ func (s *scanner) decodeObject(name string, dec *event.Decoder, view *enrich.Vie
 			s.engine.Match(view, add)
 			if res.prof != nil {
 				res.prof.Observe(view)
-				if res.prof.Len() >= profileBatch {
+				if res.prof.Full(profileBatch) {
 					s.flushProfile(res)
 				}
 			}

@@ -146,9 +146,21 @@ type profileKey struct {
 }
 
 type profileAgg struct {
-	first, last Sighting
+	first, last stamp
 	count       int64
 }
+
+// stamp is a sighting as a batch keeps it: the time in Unix nanoseconds,
+// so that the comparison made for every entry of every event is of
+// integers (the eventID only breaks ties).
+type stamp struct {
+	t  int64
+	id string
+}
+
+func (s stamp) before(o stamp) bool { return s.t < o.t || s.t == o.t && s.id < o.id }
+
+func (s stamp) sighting() Sighting { return Sighting{time.Unix(0, s.t).UTC(), s.id} }
 
 // ProfileBatch is one worker's observations not yet written to the state.
 // It is not safe for concurrent use; give each worker its own.
@@ -199,9 +211,12 @@ func (p *Profiler) NewBatch() *ProfileBatch {
 	return &ProfileBatch{p: p, entries: map[profileKey]*profileAgg{}, where: map[whereShape][]*profileAgg{}, what: map[whatShape]*whatEntries{}, touched: newTouched()}
 }
 
-// Len is the batch's size: the distinct entries waiting to be flushed and
-// the shapes kept to find them, which Flush lets go too.
-func (b *ProfileBatch) Len() int { return len(b.entries) + len(b.where) + len(b.what) }
+// Len is the number of distinct entries waiting to be flushed.
+func (b *ProfileBatch) Len() int { return len(b.entries) }
+
+// Full reports whether the batch holds n entries, or twice as many shapes
+// kept to find them (Flush lets both go): time to flush.
+func (b *ProfileBatch) Full(n int) bool { return len(b.entries) >= n || len(b.where)+len(b.what) >= 2*n }
 
 // Newest is the latest event time the batch has observed.
 func (b *ProfileBatch) Newest() time.Time { return b.newest }
@@ -239,14 +254,19 @@ func hourName(h int64) string { return time.Unix(h*3600, 0).UTC().Format("2006-0
 // many entries keep it.
 type sighting struct {
 	Sighting
+	at    stamp
 	owned bool
 }
 
-func (s *sighting) own() Sighting {
+func newSighting(s Sighting) sighting {
+	return sighting{Sighting: s, at: stamp{s.Time.UnixNano(), s.EventID}}
+}
+
+func (s *sighting) own() stamp {
 	if !s.owned {
-		s.EventID, s.owned = strings.Clone(s.EventID), true
+		s.at.id, s.owned = strings.Clone(s.at.id), true
 	}
-	return s.Sighting
+	return s.at
 }
 
 // see records the sighting in a.
@@ -255,9 +275,9 @@ func (a *profileAgg) see(s *sighting) {
 	case a.count == 0:
 		a.first = s.own()
 		a.last = a.first
-	case s.Before(a.first):
+	case s.at.before(a.first):
 		a.first = s.own()
-	case a.last.Before(s.Sighting):
+	case a.last.before(s.at):
 		a.last = s.own()
 	}
 	a.count++
@@ -265,7 +285,7 @@ func (a *profileAgg) see(s *sighting) {
 
 // add records one sighting.
 func (b *ProfileBatch) add(k profileKey, s Sighting) {
-	sg := sighting{Sighting: s}
+	sg := newSighting(s)
 	b.entry(k).see(&sg)
 }
 
@@ -318,7 +338,7 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 	if ev == nil || ev.Time.IsZero() {
 		return
 	}
-	s := sighting{Sighting: Sighting{ev.Time, ev.Str(event.EventID)}}
+	s := newSighting(Sighting{ev.Time, ev.Str(event.EventID)})
 	if ev.Time.After(b.newest) {
 		b.newest = ev.Time
 	}
@@ -566,12 +586,10 @@ func networkOf(v *enrich.View) (network, bool) {
 	return network{prefix: p}, err == nil
 }
 
-// Observations turns the batch into observations for Tx.Observe and empties
-// it. Each entry becomes its first sighting carrying the whole count but
-// one, and its last sighting carrying one, so Observe's merge keeps both
-// ends and the count.
+// Observations turns the batch into observations for Tx.Observe, one per
+// entry (its first and last sighting and its count), and empties it.
 func (b *ProfileBatch) Observations() []Observation {
-	out := make([]Observation, 0, 2*len(b.entries))
+	out := make([]Observation, 0, len(b.entries))
 	for k, a := range b.entries {
 		subject, value := k.subject, k.value
 		switch {
@@ -583,13 +601,12 @@ func (b *ProfileBatch) Observations() []Observation {
 			subject, value = subject+" "+k.extra, hourName(k.hour)+" "+value
 		}
 		key := k.kind.baselineKey(subject, value)
-		first := Observation{Kind: key.Kind, Scope: key.Scope, Value: key.Value, Time: a.first.Time, EventID: a.first.EventID, Count: a.count}
+		first := a.first.sighting()
+		o := Observation{Kind: key.Kind, Scope: key.Scope, Value: key.Value, Time: first.Time, EventID: first.EventID, Count: a.count}
 		if a.count > 1 {
-			first.Count = a.count - 1
-			out = append(out, first)
-			first.Time, first.EventID, first.Count = a.last.Time, a.last.EventID, 1
+			o.Last = a.last.sighting()
 		}
-		out = append(out, first)
+		out = append(out, o)
 	}
 	clear(b.entries)
 	clear(b.where)

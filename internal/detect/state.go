@@ -210,11 +210,14 @@ type Observation struct {
 	// merged repeats in memory sends one observation per distinct value.
 	// Zero counts as one.
 	Count int64
+	// Last is the latest of those sightings, when the caller merged
+	// several; zero when it is (Time, EventID).
+	Last Sighting
 }
 
 // Canonical returns the observation as every implementation stores it.
 func (o Observation) Canonical() Observation {
-	return Observation{
+	c := Observation{
 		Kind:    CanonicalKey(o.Kind),
 		Scope:   CanonicalKey(o.Scope),
 		Value:   CanonicalKey(o.Value),
@@ -222,6 +225,10 @@ func (o Observation) Canonical() Observation {
 		EventID: CanonicalKey(o.EventID),
 		Count:   max(o.Count, 1),
 	}
+	if !o.Last.Time.IsZero() {
+		c.Last = Sighting{CanonicalTime(o.Last.Time), CanonicalKey(o.Last.EventID)}
+	}
+	return c
 }
 
 // Key returns the baseline key the observation counts toward.
@@ -266,15 +273,19 @@ type Baseline struct {
 // there was none). Implementations that merge in Go use it.
 func MergeObservation(b Baseline, o Observation) Baseline {
 	s := Sighting{o.Time, o.EventID}
+	last := s
+	if !o.Last.Time.IsZero() && s.Before(o.Last) {
+		last = o.Last
+	}
 	n := max(o.Count, 1)
 	if b.Count == 0 {
-		return Baseline{BaselineKey: o.Key(), First: s, Last: s, Count: n}
+		return Baseline{BaselineKey: o.Key(), First: s, Last: last, Count: n}
 	}
 	if s.Before(b.First) {
 		b.First = s
 	}
-	if b.Last.Before(s) {
-		b.Last = s
+	if b.Last.Before(last) {
+		b.Last = last
 	}
 	b.Count += n
 	return b

@@ -269,20 +269,12 @@ func (tx *memTx) Observe(ctx context.Context, obs []Observation) ([]Baseline, er
 		}
 		canon[i] = o
 	}
-	// Merge repeats of a key first (a batch often carries a value's first
-	// and last sighting): one map update and one undo entry per key.
 	m := tx.m
-	merged := make(map[BaselineKey]Baseline, len(canon))
 	for _, o := range canon {
 		k := o.Key()
-		merged[k] = MergeObservation(merged[k], o)
-	}
-	for k, d := range merged {
 		old, had := m.baselines[k]
-		if had {
-			m.baselines[k] = mergeBaselines(old, d)
-		} else {
-			m.baselines[k] = d
+		m.baselines[k] = MergeObservation(old, o)
+		if !had {
 			m.addScopeValue(k)
 		}
 		tx.undoBaselines = append(tx.undoBaselines, baselineUndo{k, old, had})
@@ -300,18 +292,6 @@ type baselineUndo struct {
 	k   BaselineKey
 	old Baseline
 	had bool
-}
-
-// mergeBaselines merges two baselines of one key.
-func mergeBaselines(a, b Baseline) Baseline {
-	if b.First.Before(a.First) {
-		a.First = b.First
-	}
-	if a.Last.Before(b.Last) {
-		a.Last = b.Last
-	}
-	a.Count += b.Count
-	return a
 }
 
 func (m *MemoryState) removeBaseline(k BaselineKey) {

@@ -37,6 +37,7 @@ func Run(t *testing.T, newState New) {
 		{"OccurrenceRanges", testOccurrenceRanges},
 		{"Canonical", testCanonical},
 		{"BaselinesFirstSeen", testBaselinesFirstSeen},
+		{"BaselinesMergedSightings", testBaselinesMergedSightings},
 		{"BaselineQueries", testBaselineQueries},
 		{"CredentialOrigin", testCredentialOrigin},
 		{"FindingsMerge", testFindingsMerge},
@@ -1077,4 +1078,30 @@ func BenchmarkObserve(b *testing.B, newState New, batchSize int) {
 		rows += batchSize
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// An observation that stands for several sightings (Count, and its Last
+// sighting) merges as they would one by one: the earliest first, the
+// latest last, the counts summed.
+func testBaselinesMergedSightings(t *testing.T, newState New) {
+	st := newState(t)(t)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	k := detect.Observation{Kind: "api", Scope: "principal:arn:aws:iam::111122223333:user/alice", Value: "iam:ListUsers"}
+	merged, single := k, k
+	merged.Time, merged.EventID, merged.Count, merged.Last = at(10), "e10", 3, detect.Sighting{Time: at(30), EventID: "e30"}
+	single.Time, single.EventID = at(20), "e20"
+	update(t, st, func(ctx context.Context, tx detect.Tx) error {
+		_, err := tx.Observe(ctx, []detect.Observation{merged})
+		return err
+	})
+	var got []detect.Baseline
+	update(t, st, func(ctx context.Context, tx detect.Tx) (err error) {
+		got, err = tx.Observe(ctx, []detect.Observation{single})
+		return err
+	})
+	want := detect.Baseline{BaselineKey: k.Key(), First: detect.Sighting{Time: at(10), EventID: "e10"}, Last: detect.Sighting{Time: at(30), EventID: "e30"}, Count: 4}
+	if len(got) != 1 {
+		t.Fatalf("%d baselines", len(got))
+	}
+	diff(t, "merged sightings", got[0], want)
 }
