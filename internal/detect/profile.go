@@ -216,7 +216,9 @@ func (b *ProfileBatch) Len() int { return len(b.entries) }
 
 // Full reports whether the batch holds n entries, or twice as many shapes
 // kept to find them (Flush lets both go): time to flush.
-func (b *ProfileBatch) Full(n int) bool { return len(b.entries) >= n || len(b.where)+len(b.what) >= 2*n }
+func (b *ProfileBatch) Full(n int) bool {
+	return len(b.entries) >= n || len(b.where)+len(b.what) >= 2*n
+}
 
 // Newest is the latest event time the batch has observed.
 func (b *ProfileBatch) Newest() time.Time { return b.newest }
