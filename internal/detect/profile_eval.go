@@ -116,7 +116,10 @@ type ProfileHit struct {
 	// Subject is whose profile: a principal ARN, an account id, an access
 	// key id.
 	Subject string
-	Rarity  string // for first-seen detections; "" otherwise
+	// Actor names who acted, when the subject does not say it as a person
+	// would: the user or role session an access key belongs to.
+	Actor  string
+	Rarity string // for first-seen detections; "" otherwise
 	// Values are what was new (API names, regions, networks, ...), each
 	// with the time it was first seen, earliest first.
 	Values []Stamp
@@ -510,11 +513,16 @@ func (e *evaluation) keys(keys []string) ([]ProfileHit, error) {
 	for _, k := range keys {
 		nets := got[kindKeyNetwork.baselineKey(k, "")]
 		sessions := got[kindKeySession.baselineKey(k, "")]
-		account := ""
+		account, owner := "", ""
 		if len(sessions) > 0 {
-			role, _, _ := strings.Cut(sessions[0].Value, " ")
-			account = principalAccount(role)
+			principal, session, _ := strings.Cut(sessions[0].Value, " ")
+			account = principalAccount(principal)
+			owner = principal[strings.LastIndexByte(principal, '/')+1:]
+			if session != "" {
+				owner += "/" + session
+			}
 		}
+		before := len(hits)
 		switch {
 		case strings.HasPrefix(k, "AKIA"):
 			if vals := e.newValues(nets, start[k]); len(vals) > 0 {
@@ -527,6 +535,9 @@ func (e *evaluation) keys(keys []string) ([]ProfileHit, error) {
 			} else if h, ok := instanceKeyHit(k, account, sessions, issued, nets); ok {
 				hits = append(hits, h)
 			}
+		}
+		for i := before; i < len(hits); i++ {
+			hits[i].Actor = owner
 		}
 		for _, c := range got[kindKeyCreated.baselineKey(k, "")] {
 			created = append(created, struct {

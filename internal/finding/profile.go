@@ -28,7 +28,7 @@ func FromProfileHit(h detect.ProfileHit, r *RuleInfo, s *Suppressions) *Finding 
 		Attack:            nonNil(append([]string{}, r.Attack...)),
 		Outcome:           OutcomeSucceeded,
 		Shadow:            r.Shadow,
-		Actor:             subjectActor(h.Subject),
+		Actor:             cmp.Or(h.Actor, subjectActor(h.Subject)),
 		Subject:           h.Subject,
 		Rarity:            h.Rarity,
 		Detail:            h.Detail,

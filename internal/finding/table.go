@@ -120,6 +120,9 @@ const keyWidth = 11
 func (t *table) block(f *Finding) {
 	label := fmt.Sprintf("%-8s ", strings.ToUpper(string(f.Severity.Label)))
 	count := plural(f.Count, "event")
+	if f.Subject != "" {
+		count = plural(f.Count, "new value") // a profile finding counts what was new
+	}
 	title := clean(f.Rule.Title)
 	// Right-align the count, cutting the title to make room for it.
 	room := t.width - textWidth(label) - textWidth(count) - 2
@@ -135,6 +138,12 @@ func (t *table) block(f *Finding) {
 	t.line(t.key("actor"), span{cutMiddle(clean(orNone(f.Actor)), t.width-keyWidth), stylePlain})
 	if who := identityText(f.Context); who != "" {
 		t.detail("identity", who)
+	}
+	if f.Subject != "" && f.Subject != f.Actor {
+		t.detail("profile", f.Subject)
+	}
+	if f.ActorRisk != nil {
+		t.detail("risk", f.ActorRisk.Tier+" tier: "+strings.Join(f.ActorRisk.Categories, ", "))
 	}
 	t.detail("account", orNone(f.Account)+" / "+orNone(f.Region))
 	t.detail("seen", seenText(f.FirstSeen, f.LastSeen))
@@ -167,7 +176,20 @@ func (t *table) block(f *Finding) {
 	if len(f.ErrorMessages) > 0 {
 		t.detail("message", cut(clean(f.ErrorMessages[0]), t.width-keyWidth))
 	}
-	t.list("values", f.CorrelatedValues, ", ", "")
+	values := "values"
+	if f.Subject != "" {
+		values = "new"
+		if f.Rarity != "" {
+			values = f.Rarity
+		}
+	}
+	t.list(values, f.CorrelatedValues, ", ", "")
+	if f.Detail != "" {
+		t.detail("against", f.Detail)
+	}
+	if f.DedupKey != "" {
+		t.detail("key", f.DedupKey)
+	}
 	t.list("events", f.EventIDs, ", ", "")
 	t.list("files", f.Files, ", ", "")
 	t.list("keys", f.AccessKeyIDs, ", ", "")
