@@ -120,8 +120,11 @@ const keyWidth = 11
 func (t *table) block(f *Finding) {
 	label := fmt.Sprintf("%-8s ", strings.ToUpper(string(f.Severity.Label)))
 	count := plural(f.Count, "event")
-	if f.Subject != "" {
-		count = plural(f.Count, "new value") // a profile finding counts what was new
+	switch {
+	case f.Rarity != "":
+		count = plural(f.Count, "new value") // a first-seen finding counts what was new
+	case f.Subject != "":
+		count = plural(f.Count, "value")
 	}
 	title := clean(f.Rule.Title)
 	// Right-align the count, cutting the title to make room for it.
