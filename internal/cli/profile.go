@@ -129,28 +129,6 @@ func (p *profiling) findings(ctx context.Context, all bool, others []*finding.Fi
 	return out, err
 }
 
-// evict applies --retention: what lies more than retention before the
-// newest event scanned goes. Correlation windows are kept at least two of
-// the longest windows plus a day, so a late file can still complete them.
-func evict(ctx context.Context, st detect.State, newest time.Time, retention time.Duration, corr *correlating, con *console) error {
-	cut := newest.Add(-retention)
-	occ := cut
-	if corr != nil {
-		occ = minTime(cut, newest.Add(-2*corr.corr.MaxTimespan()-memoryLateness))
-	}
-	var n detect.Evicted
-	err := st.Update(ctx, func(tx detect.Tx) error {
-		var err error
-		n, err = tx.Evict(ctx, detect.Retention{Occurrences: occ, Observations: cut, Findings: cut, Checkpoints: cut})
-		return err
-	})
-	if err == nil {
-		con.info("state retention applied", "before", cut.Format(time.RFC3339), "occurrences", n.Occurrences,
-			"baselines", n.Observations, "findings", n.Findings, "file_marks", n.Checkpoints)
-	}
-	return err
-}
-
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
 		return b

@@ -237,7 +237,14 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 
 	showProgress := o.progress == "always" || (o.progress == "auto" && tty)
+	var stateNewest, horizon time.Time
+	if st != nil {
+		if stateNewest, horizon, err = stateTimes(ctx, st); err != nil {
+			return usageError(stderr, fmt.Errorf("--state: %w", err))
+		}
+	}
 	sc := &scanner{
+		horizon:  horizon,
 		corr:     corr,
 		s3:       s3src,
 		prof:     prof,
@@ -304,11 +311,25 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		findings = append(findings, pf...)
 		finding.Sort(findings)
 	}
-	if st != nil && retention > 0 && ctx.Err() == nil && !res.newest.IsZero() {
-		if err := evict(ctx, st, res.newest, retention, corr, con); err != nil {
-			con.warn("state retention not applied", "error", err)
-			res.stateErrors++
+	if st != nil && ctx.Err() == nil {
+		newest := stateNewest
+		if res.newest.After(newest) {
+			newest = res.newest
+			if err := recordNewest(ctx, st, newest); err != nil {
+				con.warn("state not updated", "error", err)
+				res.stateErrors++
+			}
 		}
+		if retention > 0 && !newest.IsZero() {
+			if err := evict(ctx, st, newest, retention, corr, con); err != nil {
+				con.warn("state retention not applied", "error", err)
+				res.stateErrors++
+			}
+		}
+	}
+	if res.beforeHorizon > 0 {
+		con.warn("events older than the state's retention horizon were left out: what they would join was dropped",
+			"events", res.beforeHorizon, "horizon", horizon.Format(time.RFC3339))
 	}
 	findings, silenced, shadowed := splitSilenced(findings, o.suppressed, o.shadow)
 	sum := res.summary(len(ruleSet), len(loadErrs))
@@ -444,6 +465,7 @@ func ruleInfos(rs []*detect.Rule) map[*detect.Rule]*finding.RuleInfo {
 // decodes, filters, matches and aggregates on its own; the aggregates merge
 // at the end, so workers never contend on the hot path.
 type scanner struct {
+	horizon  time.Time    // the state's retention horizon: older events are left out
 	corr     *correlating // nil without correlation rules
 	s3       *ingest.S3   // nil when no PATH is an s3:// URL
 	prof     *profiling   // nil with --no-profiles
@@ -461,18 +483,19 @@ type scanner struct {
 
 // counts are one worker's tallies.
 type counts struct {
-	files        int // files that held events (or were empty)
-	digest       int
-	insights     int
-	unrecognised int
-	unreadable   int
-	events       int64
-	filtered     int64
-	bad          int64
-	inState      int       // files the state says were scanned already
-	stateErrors  int       // correlation batches the state refused
-	newest       time.Time // the latest event time scanned
-	fileNewest   time.Time // the latest event time of the file being scanned
+	files         int // files that held events (or were empty)
+	digest        int
+	insights      int
+	unrecognised  int
+	unreadable    int
+	events        int64
+	filtered      int64
+	bad           int64
+	inState       int       // files the state says were scanned already
+	stateErrors   int       // correlation batches the state refused
+	newest        time.Time // the latest event time scanned
+	beforeHorizon int64     // events older than the state's retention horizon, left out
+	fileNewest    time.Time // the latest event time of the file being scanned
 }
 
 func (c *counts) add(o counts) {
@@ -486,6 +509,7 @@ func (c *counts) add(o counts) {
 	c.bad += o.bad
 	c.inState += o.inState
 	c.stateErrors += o.stateErrors
+	c.beforeHorizon += o.beforeHorizon
 	if o.newest.After(c.newest) {
 		c.newest = o.newest
 	}
@@ -773,6 +797,11 @@ func (s *scanner) decodeObject(name string, dec *event.Decoder, view *enrich.Vie
 			}
 			if filtering && !s.filter.keep(ev) {
 				res.filtered++
+				continue
+			}
+			if !s.horizon.IsZero() && ev.Time.Before(s.horizon) {
+				res.filtered++
+				res.beforeHorizon++
 				continue
 			}
 			if ev.Time.After(res.fileNewest) {
