@@ -252,9 +252,9 @@ func (p *poller) signal() {
 }
 
 // take waits for the cursor that is due first, marks it busy and returns
-// it with its state. It returns ErrClosed or ctx's error when those end the
-// wait.
-func (p *poller) take(ctx context.Context) (*cursor, any, error) {
+// it with its state. It returns a nil cursor when until (if not zero)
+// passes first, and ErrClosed or ctx's error when those end the wait.
+func (p *poller) take(ctx context.Context, until time.Time) (*cursor, any, error) {
 	for {
 		p.mu.Lock()
 		var best *cursor
@@ -273,10 +273,17 @@ func (p *poller) take(ctx context.Context) (*cursor, any, error) {
 			return best, state, nil
 		}
 		p.mu.Unlock()
+		at := until
+		if best != nil && (at.IsZero() || best.due.Before(at)) {
+			at = best.due
+		}
+		if !until.IsZero() && !until.After(now) {
+			return nil, nil, nil
+		}
 		var t *time.Timer
 		var timer <-chan time.Time
-		if best != nil {
-			t = time.NewTimer(best.due.Sub(now))
+		if !at.IsZero() {
+			t = time.NewTimer(at.Sub(now))
 			timer = t.C
 		}
 		var err error
