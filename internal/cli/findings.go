@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/trailsentry/trailsentry/internal/detect"
@@ -61,6 +63,9 @@ func runFindings(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	if *dsn == "default" {
 		*dsn = ""
+	}
+	if err := stateExists(*dsn); err != nil {
+		return usageError(stderr, err)
 	}
 	st, err := store.Open(ctx, *dsn)
 	if err != nil {
@@ -123,4 +128,24 @@ func stateFindings(ctx context.Context, st detect.State, learning time.Duration,
 	out = append(out, pf...)
 	finding.Sort(out)
 	return out, nil
+}
+
+// stateExists refuses a SQLite state that is not there: reading one must
+// not create it (a typo would print "no findings" and exit 0).
+func stateExists(dsn string) error {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return nil
+	}
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	if path == "" {
+		p, err := store.DefaultPath()
+		if err != nil {
+			return err
+		}
+		path = p
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("--state %s: no state there (scan --state creates one)", path)
+	}
+	return nil
 }

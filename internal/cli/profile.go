@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"time"
@@ -43,7 +44,7 @@ const profileBatch = 50_000
 
 func newProfiling(learning time.Duration, st detect.State) *profiling {
 	p := &profiling{
-		prof:      detect.NewProfiler(detect.ProfileOptions{Learning: learning}),
+		prof:      detect.NewProfiler(detect.ProfileOptions{Learning: cmp.Or(learning, -1)}), // --learning 0: none
 		state:     st,
 		infos:     map[*detect.ProfileDetector]*finding.RuleInfo{},
 		threshold: memoryBaselines,

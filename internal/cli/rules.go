@@ -81,7 +81,7 @@ func runRules(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		return testRules(ctx, rs, stdout, stderr)
 	}
-	return usageError(stderr, fmt.Errorf("unknown rules command %q: want list, show or test", sub))
+	return usageError(stderr, fmt.Errorf("unknown rules command %q: want list, show, test or stats", sub))
 }
 
 // loadForRules loads rules for the rules commands: here a rule that does not
@@ -217,9 +217,30 @@ func testRules(ctx context.Context, rs []*detect.Rule, stdout, stderr io.Writer)
 // projected alerts per day over the trail's time span — for deciding whether
 // a rule in shadow mode is ready, or a noisy one needs tuning.
 func runRulesStats(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// --format is stats' own (table or json); the rest goes to the scan.
+	format := "table"
+	var scanArgs []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--format" || a == "-format":
+			if i+1 < len(args) {
+				format = args[i+1]
+				i++
+			}
+			continue
+		case strings.HasPrefix(a, "--format=") || strings.HasPrefix(a, "-format="):
+			format = a[strings.IndexByte(a, '=')+1:]
+			continue
+		}
+		scanArgs = append(scanArgs, a)
+	}
+	if format != "table" && format != "json" {
+		return usageError(stderr, fmt.Errorf("rules stats --format %q: want table or json", format))
+	}
 	var out bytes.Buffer
 	forced := []string{"--format", "json", "--fail-on", "none", "--include-shadow", "--include-suppressed", "--progress", "never"}
-	code := runScan(ctx, append(slices.Clone(args), forced...), stdin, &out, stderr)
+	code := runScan(ctx, append(scanArgs, forced...), stdin, &out, stderr)
 	if code == ExitUsage {
 		return code
 	}
@@ -264,6 +285,33 @@ func runRulesStats(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	}
 	days := max(last.Sub(first).Hours()/24, 1)
 	slices.SortFunc(order, func(a, b string) int { return by[b].findings - by[a].findings })
+	if format == "json" {
+		type row struct {
+			ID           string  `json:"id"`
+			Title        string  `json:"title"`
+			Level        string  `json:"level"`
+			Shadow       bool    `json:"shadow"`
+			Findings     int     `json:"findings"`
+			Suppressed   int     `json:"suppressed"`
+			Events       int64   `json:"events"`
+			Accounts     int     `json:"accounts"`
+			AlertsPerDay float64 `json:"alerts_per_day"`
+		}
+		doc := struct {
+			Days  float64 `json:"days"`
+			Rules []row   `json:"rules"`
+		}{Days: days, Rules: []row{}}
+		for _, id := range order {
+			s := by[id]
+			doc.Rules = append(doc.Rules, row{s.id, s.title, s.level, s.shadow, s.findings, s.suppressed, s.events, len(s.accounts), float64(s.findings) / days})
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return ExitUsage
+		}
+		return ExitOK
+	}
 	fmt.Fprintf(stdout, "%-8s %-6s %8s %10s %8s %9s  %s\n", "LEVEL", "MODE", "FINDINGS", "EVENTS", "ACCOUNTS", "PER DAY", "RULE")
 	for _, id := range order {
 		s := by[id]

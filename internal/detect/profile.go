@@ -109,7 +109,7 @@ func (k profileKind) baselineKey(subject, value string) BaselineKey {
 type ProfileOptions struct {
 	// Learning is how long after a principal, account or key is first seen
 	// its values are only learnt, not reported. Zero means
-	// DefaultLearning.
+	// DefaultLearning; a negative one, none at all.
 	Learning time.Duration
 }
 
@@ -124,8 +124,11 @@ type Profiler struct {
 
 // NewProfiler returns a Profiler.
 func NewProfiler(o ProfileOptions) *Profiler {
-	if o.Learning <= 0 {
+	switch {
+	case o.Learning == 0:
 		o.Learning = DefaultLearning
+	case o.Learning < 0:
+		o.Learning = 0
 	}
 	return &Profiler{learning: o.Learning}
 }

@@ -138,14 +138,16 @@ type RiskTier struct {
 }
 
 // tierOf ranks risk categories: calls that can take over the account or
-// hide it rank high.
+// hide what is done in it rank high; those that read secrets, expose or
+// copy data or change infrastructure — what applications do every day too —
+// medium.
 func tierOf(categories []string) string {
 	tier := "low"
 	for _, c := range categories {
 		switch c {
-		case "privilege-escalation", "credentials-exposure", "defense-evasion":
+		case "privilege-escalation", "defense-evasion":
 			return "high"
-		case "resource-exposure", "data-exfiltration", "infrastructure-modification":
+		case "credentials-exposure", "resource-exposure", "data-exfiltration", "infrastructure-modification":
 			tier = "medium"
 		}
 	}
