@@ -341,6 +341,18 @@ func hit(d *ProfileDetector, level, account, subject, rarity string, vals []Base
 	return h
 }
 
+// withLast adds to a hit's evidence the latest event of each value: for an
+// access key used from elsewhere, the attacker's calls go on after the first.
+func withLast(h ProfileHit, vals []Baseline) ProfileHit {
+	for _, b := range vals {
+		h.Evidence = append(h.Evidence, Stamp{b.Last.Time, b.Last.EventID})
+		h.Last = maxTime(h.Last, b.Last.Time)
+	}
+	slices.SortFunc(h.Evidence, compareStamps)
+	h.Evidence = slices.Compact(h.Evidence)
+	return h
+}
+
 // accounts derives the account-wide first-seen findings: new regions.
 func (e *evaluation) accounts(accounts []string) ([]ProfileHit, error) {
 	start, err := e.starts(kindActiveAccount, accounts)
@@ -528,7 +540,7 @@ func (e *evaluation) keys(keys []string) ([]ProfileHit, error) {
 		switch {
 		case strings.HasPrefix(k, "AKIA"):
 			if vals := e.newValues(nets, start[k]); len(vals) > 0 {
-				hits = append(hits, hit(ProfileKeyNewNetwork, "", account, k, RarityUnseen, vals))
+				hits = append(hits, withLast(hit(ProfileKeyNewNetwork, "", account, k, RarityUnseen, vals), vals))
 			}
 		case strings.HasPrefix(k, "ASIA"):
 			issued := got[kindKeyIssued.baselineKey(k, "")]
@@ -580,7 +592,7 @@ func tempKeyHit(key, account string, issued, used []Baseline) (ProfileHit, bool)
 	if len(away) == 0 {
 		return ProfileHit{}, false
 	}
-	h := hit(ProfileTempKeyOtherNetwork, "", account, key, "", away)
+	h := withLast(hit(ProfileTempKeyOtherNetwork, "", account, key, "", away), away)
 	h.Detail = "issued to " + strings.Join(slices.Sorted(mapKeys(from)), ", ")
 	return h, true
 }
@@ -613,7 +625,7 @@ func instanceKeyHit(key, account string, sessions, issued, used []Baseline) (Pro
 	}
 	used = slices.Clone(used)
 	slices.SortFunc(used, func(a, b Baseline) int { return compareSightings(a.First, b.First) })
-	h := hit(ProfileInstanceKeyOtherNetwork, "", account, key, "", used[1:])
+	h := withLast(hit(ProfileInstanceKeyOtherNetwork, "", account, key, "", used[1:]), used[1:])
 	h.Detail = "first used from " + used[0].Value
 	return h, true
 }

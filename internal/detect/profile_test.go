@@ -299,6 +299,7 @@ func TestProfileInstanceCredentialsElsewhere(t *testing.T) {
 		{at: time.Minute, role: "web", session: session, key: "ASIA3EXAMPLEIMDS001", source: "s3.amazonaws.com", name: "GetObject", ip: "198.51.100.201"},
 		{at: 2 * time.Minute, role: "web", session: session, key: "ASIA3EXAMPLEIMDS001", source: "s3.amazonaws.com", name: "GetObject", ip: "10.0.3.4"},
 		{at: 3 * time.Hour, role: "web", session: session, key: "ASIA3EXAMPLEIMDS001", source: "s3.amazonaws.com", name: "ListBuckets", ip: "203.0.113.250"},
+		{at: 4 * time.Hour, role: "web", session: session, key: "ASIA3EXAMPLEIMDS001", source: "s3.amazonaws.com", name: "ListObjects", ip: "203.0.113.251"},
 		// Another instance's key only ever used from its instance: quiet.
 		assumeRole(0, "ec2.amazonaws.com", "web", "i-0fedcba9876543210", "ASIA3EXAMPLEIMDS002"),
 		{at: time.Minute, role: "web", session: "i-0fedcba9876543210", key: "ASIA3EXAMPLEIMDS002", name: "DescribeTags", ip: "198.51.100.202"},
@@ -308,6 +309,10 @@ func TestProfileInstanceCredentialsElsewhere(t *testing.T) {
 	k := hitsOf(hits, ProfileInstanceKeyOtherNetwork)
 	if len(k) != 1 || k[0].Subject != "ASIA3EXAMPLEIMDS001" || !reflect.DeepEqual(values(k[0]), []string{"203.0.113.0/24"}) || k[0].Detail != "first used from 198.51.100.0/24" {
 		t.Errorf("instance credentials elsewhere: %+v", k)
+	}
+	// The evidence holds the first and the latest call from there.
+	if len(k) == 1 && (len(k[0].Evidence) != 2 || k[0].Actor != "web/"+session) {
+		t.Errorf("instance credentials evidence %+v, actor %q", k[0].Evidence, k[0].Actor)
 	}
 	if k := hitsOf(hits, ProfileTempKeyOtherNetwork); len(k) != 0 {
 		t.Errorf("instance credentials judged as a caller's: %+v", k)
