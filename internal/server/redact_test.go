@@ -162,9 +162,9 @@ func TestLoggerFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log.Info("poison message set aside", "queue", "trail-notifications", "receives", 5, "token", "x1y2z3w4")
+	log.Info("poison message moved to the dead-letter queue", "queue", "trail-notifications", "receives", 5, "token", "x1y2z3w4")
 	line := buf.String()
-	if !strings.Contains(line, `msg="poison message set aside"`) || !strings.Contains(line, "token=REDACTED") || strings.Contains(line, "x1y2z3w4") {
+	if !strings.Contains(line, `msg="poison message moved to the dead-letter queue"`) || !strings.Contains(line, "token=REDACTED") || strings.Contains(line, "x1y2z3w4") {
 		t.Errorf("text line: %s", line)
 	}
 

@@ -145,6 +145,7 @@ func New(opts Options) (*Server, error) {
 		ErrorLog:            slogPrinter{s.log},
 		ErrorHandling:       promhttp.ContinueOnError, // one bad collector does not hide the rest
 		Registry:            s.metrics.reg,            // promhttp_metric_handler_errors_total
+		EnableOpenMetrics:   true,                     // when the scraper asks for it
 		MaxRequestsInFlight: 4,
 		Timeout:             10 * time.Second,
 	})

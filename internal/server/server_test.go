@@ -669,3 +669,24 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Error("still answering after shutdown")
 	}
 }
+
+// TestOpenMetrics: a scraper that asks for OpenMetrics gets it.
+func TestOpenMetrics(t *testing.T) {
+	m := NewMetrics(MetricsOptions{NoRuntimeCollectors: true})
+	_, base := start(t, Options{Metrics: m})
+	m.AlertFailed("slack")
+	req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if !strings.HasSuffix(string(body), "# EOF\n") || !strings.Contains(string(body), `trailsentry_alerts_failed_total{sink="slack"} 1`) {
+		t.Errorf("OpenMetrics body:\n%s", body)
+	}
+}
