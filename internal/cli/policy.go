@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -219,7 +220,29 @@ func callOf(v *enrich.View) policy.Call {
 		c.Refusal = &policy.Refusal{Kind: d.Kind, Explicit: d.Explicit, Action: d.Action, Resource: d.Resource,
 			Policy: d.Policy, Code: d.Code, Message: strings.Clone(ev.Str(event.ErrorMessage))}
 	}
+	c.Network, c.Tooling = networkName(v), v.Tooling()
 	return c
+}
+
+// networkName is where a call came from, as profiles compare places: the
+// autonomous system with an ASN database, else the public address's /24
+// (/48 for IPv6); "" for private addresses and AWS services.
+func networkName(v *enrich.View) string {
+	if v.SourceKind() != enrich.SourcePublic {
+		return ""
+	}
+	if asn, _, ok := v.ASN(); ok {
+		return "AS" + strconv.FormatUint(uint64(asn), 10)
+	}
+	a := v.SourceAddr()
+	bits := 24
+	if a.Is6() {
+		bits = 48
+	}
+	if p, err := a.Prefix(bits); err == nil {
+		return p.String()
+	}
+	return ""
 }
 
 // enricherForCatalog builds the enrichment tables once for diff's catalog

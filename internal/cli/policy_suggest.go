@@ -77,6 +77,7 @@ func runPolicySuggest(ctx context.Context, args []string, stdin io.Reader, stdou
 	fs.StringVar(&principal, "principal", "", "only this principal: a user or role ARN (or an assumed-role session ARN)")
 	fs.StringVar(&details, "authorization-details", "", "JSON `FILE` of aws iam get-account-authorization-details: decide refusals whose message does not say what denied them")
 	fs.BoolVar(&group, "group", false, "widen: actions of one service sharing a verb become service:Verb*, ARNs sharing a path become prefix*")
+	grantUnfamiliar := fs.Bool("grant-unfamiliar", false, "also grant what was refused from a network the principal never worked from, or to offensive tooling (by default such refusals are listed as unfamiliar-caller: investigate first)")
 	fs.StringVar(&since, "since", "", "only events at or after this time (2024-05-01, RFC 3339, or an age such as 7d)")
 	fs.StringVar(&until, "until", "", "only events before this time")
 	fs.Var(&accounts, "account", "only events of this account id (repeatable)")
@@ -96,7 +97,7 @@ func runPolicySuggest(ctx context.Context, args []string, stdin io.Reader, stdou
 	if err != nil {
 		return usageError(stderr, err)
 	}
-	opts := policy.SuggestOptions{Group: group}
+	opts := policy.SuggestOptions{Group: group, GrantUnfamiliar: *grantUnfamiliar}
 	if details != "" {
 		acct, err := loadAccountFile(details)
 		if err != nil {
@@ -108,9 +109,22 @@ func runPolicySuggest(ctx context.Context, args []string, stdin io.Reader, stdou
 		}
 	}
 	con := newConsole(stderr, isTerminal(stderr))
+	successes := map[[2]string]int{}
 	calls, events, problems, err := readCalls(ctx, paths, stdin, filter, con, func(c *policy.Call) bool {
-		return c.Refusal != nil && (principal == "" || policy.SamePrincipal(principal, c))
+		if principal != "" && !policy.SamePrincipal(principal, c) {
+			return false
+		}
+		if c.Refusal == nil && c.Error == "" {
+			// A success says only where the principal works from
+			// (Suggest's unfamiliar-caller test): counted, not kept.
+			successes[[2]string{c.Principal, c.Network}]++
+			return false
+		}
+		return c.Refusal != nil
 	})
+	for k, n := range successes {
+		calls = append(calls, policy.Call{Principal: k[0], Network: k[1], Successes: n})
+	}
 	if err != nil {
 		return usageError(stderr, err)
 	}

@@ -74,6 +74,16 @@ type Call struct {
 	// Context holds the request's condition keys (FactsOf(ev).Context()),
 	// for the evaluator.
 	Context Context
+	// Network is where the call came from, as the caller compares places
+	// (a /24, an autonomous system); "" when not a public address. Tooling
+	// names offensive tooling in the user agent ("offensive:pacu"), "" when
+	// none. Suggest does not grant what a principal was refused from a
+	// place it never worked from, or with such tools (Unfamiliar).
+	Network, Tooling string
+	// Successes, when set, makes the Call stand for that many successful
+	// calls of Principal from Network, and for nothing else: a caller
+	// that counts successes rather than keeping each.
+	Successes int
 }
 
 // Class is what a refusal means for a suggestion: whether granting the
@@ -102,6 +112,11 @@ const (
 	// the principal's policies (from an authorization-details export) show
 	// that they allow the call already.
 	Unclassified Class = "unknown"
+	// Unfamiliar: refused when called from a network the principal does not
+	// work from (few or none of its successful calls), or with offensive tooling: the
+	// credentials may be someone else's hands. Not granted (unless asked):
+	// investigate first.
+	Unfamiliar Class = "unfamiliar-caller"
 )
 
 // Grantable reports whether a suggestion turns a refusal of this class into

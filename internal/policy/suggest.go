@@ -33,6 +33,12 @@ type SuggestOptions struct {
 	// boundary) is classified as such; a call the set allows is not granted,
 	// since something outside it refused the call.
 	PolicySet func(principal string) (Set, bool)
+	// GrantUnfamiliar grants refusals of the Unfamiliar class too: calls
+	// refused from a network the principal does not work from (fewer than
+	// 10 and under 1% of its successful calls), or made with offensive
+	// tooling. Off by default: they look like stolen credentials
+	// probing, not like work that lacks a permission.
+	GrantUnfamiliar bool
 }
 
 // Suggestion is the proposed policy for one principal and every refusal of
@@ -67,6 +73,29 @@ func Suggest(calls []Call, opts SuggestOptions) []Suggestion {
 	}
 	byPrincipal := map[string]*acc{}
 	var principals []string
+	// Where each principal works from: its successful calls per network.
+	worked := map[string]map[string]int{}
+	total := map[string]int{}
+	for i := range calls {
+		c := &calls[i]
+		if c.Refusal == nil && c.Error == "" && c.Principal != "" {
+			n := max(c.Successes, 1)
+			total[c.Principal] += n // private addresses too: a workload inside its VPC
+			if c.Network != "" {
+				if worked[c.Principal] == nil {
+					worked[c.Principal] = map[string]int{}
+				}
+				worked[c.Principal][c.Network] += n
+			}
+		}
+	}
+	// familiar: the principal's own place — a network it made at least 10
+	// of its successful calls from, or 1% of them. A few calls that an
+	// intruder got through do not make the intruder's network familiar.
+	familiar := func(c *Call) bool {
+		n := worked[c.Principal][c.Network]
+		return n >= 10 || n*100 >= total[c.Principal]
+	}
 	for i := range calls {
 		c := &calls[i]
 		if c.Refusal == nil || c.Principal == "" {
@@ -86,6 +115,17 @@ func Suggest(calls []Call, opts SuggestOptions) []Suggestion {
 			if set, ok := opts.PolicySet(c.Principal); ok {
 				class, reason = decideUnclassified(c, needs, set)
 				grant = class == MissingPermission
+			}
+		}
+		if grant {
+			switch {
+			case c.Tooling != "" && strings.HasPrefix(c.Tooling, "offensive:"):
+				class, reason = Unfamiliar, "refused to a call made with offensive tooling ("+c.Tooling+"): investigate the credentials before granting anything"
+			case c.Network != "" && total[c.Principal] > 0 && !familiar(c):
+				class, reason = Unfamiliar, "refused to a call from "+c.Network+", a network the principal does not work from (few or none of its successful calls): the credentials may be used by someone else; investigate before granting"
+			}
+			if class == Unfamiliar {
+				grant = opts.GrantUnfamiliar
 			}
 		}
 		d := Refused{EventID: c.EventID, Time: c.Time, Caller: c.Caller, Class: class, DeniedBy: c.Refusal.Kind,

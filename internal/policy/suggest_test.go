@@ -281,3 +281,42 @@ func TestEscapeResource(t *testing.T) {
 		}
 	}
 }
+
+// What a principal was refused from a network it never worked from, or to
+// offensive tooling, looks like its credentials in someone else's hands:
+// listed as unfamiliar-caller, not granted unless asked.
+func TestSuggestUnfamiliarCaller(t *testing.T) {
+	worked := Call{EventID: "ok1", Principal: sugRole, Caller: sugSession, Network: "192.0.2.0/24",
+		Needs: []Need{{Action: "s3:GetObject", Resources: []string{"arn:aws:s3:::app/a"}, From: FromRequest}}}
+	home := refused("d1", "s3:PutObject", []string{"arn:aws:s3:::app/b"}, "identity-policy", false)
+	home.Network = "192.0.2.0/24"
+	away := refused("d2", "secretsmanager:ListSecrets", []string{"*"}, "identity-policy", false)
+	away.Network = "203.0.113.0/24"
+	tool := refused("d3", "iam:ListRoles", []string{"*"}, "identity-policy", false)
+	tool.Network, tool.Tooling = "192.0.2.0/24", "offensive:pacu"
+	calls := []Call{worked, home, away, tool}
+
+	classes := func(s []Suggestion) map[string]Refused {
+		out := map[string]Refused{}
+		for _, d := range s[0].Denies {
+			out[d.EventID] = d
+		}
+		return out
+	}
+	got := classes(Suggest(calls, SuggestOptions{}))
+	if d := got["d1"]; d.Class != MissingPermission || !d.Granted {
+		t.Errorf("refusal from where it works: %+v", d)
+	}
+	for _, id := range []string{"d2", "d3"} {
+		if d := got[id]; d.Class != Unfamiliar || d.Granted || d.Reason == "" {
+			t.Errorf("%s: %+v, want unfamiliar-caller, not granted", id, d)
+		}
+	}
+	if got := classes(Suggest(calls, SuggestOptions{GrantUnfamiliar: true})); !got["d2"].Granted || !got["d3"].Granted {
+		t.Errorf("GrantUnfamiliar: %+v", got)
+	}
+	// A principal with no successful call in the data: nothing to compare.
+	if got := classes(Suggest([]Call{away}, SuggestOptions{})); !got["d2"].Granted {
+		t.Errorf("no baseline: %+v", got["d2"])
+	}
+}
