@@ -62,7 +62,7 @@ var (
 	urlPattern = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s"'<>` + "`" + `]+`)
 	// pairPattern finds key=value, key: value and "key": "value" pairs of
 	// secret-like keys.
-	pairPattern = regexp.MustCompile(`(?i)("?[A-Za-z0-9_.\-]*(?:password|passwd|secret|token|api[_\-]?key|private[_\-]?key|signature)[A-Za-z0-9_\-]*"?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,"'}\]]+)`)
+	pairPattern = regexp.MustCompile(`(?i)("?[A-Za-z0-9_.\-]*(?:password|passwd|secret|token|api[_\-]?key|private[_\-]?key|signature)[A-Za-z0-9_\-]*"?\s*[=:]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s&;,"'}\]]+)`)
 	// authPattern finds credentials after an Authorization scheme.
 	authPattern = regexp.MustCompile(`(?i)\b(Bearer|Basic|Splunk|Token)(\s+)[A-Za-z0-9._~+/=\-]{8,}`)
 	// tokenPattern finds tokens recognisable by their prefix: Slack bot,

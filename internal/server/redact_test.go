@@ -49,6 +49,7 @@ func TestRedactString(t *testing.T) {
 			"https://REDACTED@github.com/acme/rules.git", []string{"ghp_R4nd0mT0k3n"}},
 		{"unparsable URL with a password", "postgres://ts:p#ss/w?rd@db/ts", "postgres://REDACTED", []string{"p#ss"}},
 		{"JSON pair", `{"sink":"webhook","token":"s3cr3t-t0ken-value","n":1}`, `{"sink":"webhook","token":"REDACTED","n":1}`, []string{"s3cr3t"}},
+		{"JSON pair with an escaped quote", `{"api_key":"ab\"cd3f9x"}`, `{"api_key":"REDACTED"}`, []string{"cd3f9x"}},
 		{"YAML pair", `hec_token: ` + splunkToken, `hec_token: REDACTED`, []string{splunkToken}},
 		{"bearer", "authorization failed: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "authorization failed: Bearer REDACTED", []string{"eyJhbGci"}},
 		{"slack bot token", "token " + slackBotToken + " rejected", "token REDACTED rejected", []string{"Hf8sKq2LmN4pR7tVwXyZ1aB3"}},
