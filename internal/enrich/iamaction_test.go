@@ -170,9 +170,9 @@ func TestIAMActionMapping(t *testing.T) {
 		{ddb, "ExecuteStatement", `{"statement":"***"}`, "", NeedUnknown, nil},
 		// EC2: instance profiles pass a role, tags at launch need CreateTags.
 		{ec2, "RunInstances", `{"instancesSet":{"items":[{"imageId":"ami-0abcdef1234567890","minCount":1,"maxCount":1}]},"instanceType":"t3.micro","iamInstanceProfile":{"arn":"arn:aws:iam::111122223333:instance-profile/web"},"tagSpecificationSet":{"items":[{"resourceType":"instance","tags":[{"key":"Name","value":"web"}]}]}}`, "", "",
-			[]string{"ec2:RunInstances arn:aws:ec2:eu-west-1:111122223333:instance/* (wildcard)", "iam:PassRole arn:aws:iam::111122223333:role/* (wildcard)", "ec2:CreateTags arn:aws:ec2:eu-west-1:111122223333:instance/* (wildcard)"}},
+			[]string{"ec2:RunInstances *", "iam:PassRole arn:aws:iam::111122223333:role/* (wildcard)", "ec2:CreateTags arn:aws:ec2:eu-west-1:111122223333:instance/* (wildcard)"}},
 		{ec2, "RunInstances", `{"instancesSet":{"items":[{"imageId":"ami-0abcdef1234567890","minCount":1,"maxCount":1}]},"instanceType":"t3.micro"}`, "", "",
-			[]string{"ec2:RunInstances arn:aws:ec2:eu-west-1:111122223333:instance/* (wildcard)"}},
+			[]string{"ec2:RunInstances *"}},
 		{ec2, "StopInstances", `{"instancesSet":{"items":[{"instanceId":"i-0aaaaaaaaaaaaaaaa"},{"instanceId":"i-0bbbbbbbbbbbbbbbb"}]},"force":false}`, "", "",
 			[]string{"ec2:StopInstances arn:aws:ec2:eu-west-1:111122223333:instance/i-0aaaaaaaaaaaaaaaa,arn:aws:ec2:eu-west-1:111122223333:instance/i-0bbbbbbbbbbbbbbbb"}},
 		{ec2, "AuthorizeSecurityGroupIngress", `{"groupId":"sg-0123456789abcdef0","ipPermissions":{"items":[]}}`, "", "",
