@@ -1182,24 +1182,43 @@ func TestCommandsWithAWSCLI(t *testing.T) {
 	}
 }
 
-// cfnLint is cfn-lint's path, or "" (the test skips, or fails under CI).
-func cfnLint(t *testing.T) string {
+// cfnLint finds cfn-lint and a Python that imports its package: on PATH,
+// else in pyenv's shims (pip installs it there on this project's machines),
+// or where $TRAILSENTRY_TEST_CFNLINT says. Without it the test skips, or
+// fails under CI.
+func cfnLint(t *testing.T) (lint, python string) {
 	t.Helper()
-	path, err := exec.LookPath("cfn-lint")
-	if err != nil {
+	home, _ := os.UserHomeDir()
+	shims := filepath.Join(home, ".pyenv", "shims")
+	for _, c := range []string{os.Getenv("TRAILSENTRY_TEST_CFNLINT"), "cfn-lint", filepath.Join(shims, "cfn-lint")} {
+		if c == "" {
+			continue
+		}
+		if p, err := exec.LookPath(c); err == nil {
+			lint = p
+			break
+		}
+	}
+	for _, c := range []string{filepath.Join(filepath.Dir(lint), "python3"), "python3", filepath.Join(shims, "python3")} {
+		if p, err := exec.LookPath(c); err == nil && exec.Command(p, "-c", "import cfnlint").Run() == nil {
+			python = p
+			break
+		}
+	}
+	if lint == "" || python == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("cfn-lint is needed under CI: %v", err)
+			t.Fatalf("cfn-lint is needed under CI (found %q, a Python with cfnlint %q)", lint, python)
 		}
 		t.Skip("no cfn-lint")
 	}
-	return path
+	return lint, python
 }
 
 // TestCfnLint runs cfn-lint, which checks the templates against
 // CloudFormation's registry schemas of every region.
 func TestCfnLint(t *testing.T) {
 	t.Parallel()
-	lint := cfnLint(t)
+	lint, _ := cfnLint(t)
 	out, err := exec.Command(lint, "--regions", "us-east-1", "eu-west-1", "--", mainTemplate, lambdaTemplate).CombinedOutput()
 	if err != nil {
 		t.Fatalf("cfn-lint: %v\n%s", err, out)
@@ -1211,7 +1230,7 @@ func TestCfnLint(t *testing.T) {
 // required ones are the schema's, and every attribute exists.
 func TestTypesAgreeWithSchemas(t *testing.T) {
 	t.Parallel()
-	cfnLint(t)
+	_, python := cfnLint(t)
 	const script = `
 import json, sys
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER as m
@@ -1224,7 +1243,7 @@ for t in json.load(sys.stdin):
               "attributes": sorted(s.get_atts.keys())}
 json.dump(out, sys.stdout)
 `
-	cmd := exec.Command("python3", "-c", script)
+	cmd := exec.Command(python, "-c", script)
 	in, _ := json.Marshal(sortedKeys(resourceTypes))
 	cmd.Stdin = strings.NewReader(string(in))
 	out, err := cmd.Output()
