@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/trailsentry/trailsentry/internal/alert"
+	"github.com/trailsentry/trailsentry/internal/ingest/s3test"
+	"github.com/trailsentry/trailsentry/internal/ingest/sqstest"
+)
+
+// hook is a local webhook receiver that checks each request's signature as
+// a receiver would and records the alerts.
+type hook struct {
+	mu     sync.Mutex
+	alerts []alert.WebhookAlert
+	bad    int
+}
+
+func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := alert.Verify([]byte("test-hmac-key"), r.Header, body, time.Now(), 5*time.Minute); err != nil {
+		h.bad++
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	var p alert.WebhookPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		h.bad++
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	h.alerts = append(h.alerts, p.Alerts...)
+}
+
+func (h *hook) got() []alert.WebhookAlert {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]alert.WebhookAlert(nil), h.alerts...)
+}
+
+// The trail's bucket notifies a queue; watch reads the log the notification
+// names, keeps the findings in the state and alerts through a signed
+// webhook, each finding once. The same notification delivered again (SQS
+// redelivers; S3 may notify twice) alerts nothing more.
+func TestWatchSQSNotificationToWebhook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts local S3 and SQS servers")
+	}
+	// The trail: two records that make high findings (root console sign-in
+	// without MFA, a trail stopped) and one that makes none.
+	dir := t.TempDir()
+	key := "AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/11/111122223333_CloudTrail_us-east-1_20240311T1205Z_a1b2c3d4e5f6g7h8.json.gz"
+	recs := []string{
+		record("w-1", "2024-03-11T12:00:00Z", "signin.amazonaws.com", "ConsoleLogin", `{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"}`,
+			`"responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MFAUsed":"No"},"eventType":"AwsConsoleSignIn",`),
+		record("w-2", "2024-03-11T12:01:00Z", "cloudtrail.amazonaws.com", "StopLogging", "", `"requestParameters":{"name":"management-events"},`),
+		record("w-3", "2024-03-11T12:02:00Z", "ec2.amazonaws.com", "DescribeInstances", "", ""),
+	}
+	local := filepath.Join(dir, "log.json.gz")
+	writeFile(t, local, gzipBytes(t, `{"Records":[`+strings.Join(recs, ",")+`]}`))
+	s3srv := s3test.Start(t)
+	s3srv.Env(t)
+	s3srv.CLI(t, "s3", "mb", "s3://trail-bucket")
+	s3srv.CLI(t, "s3", "cp", "--quiet", local, "s3://trail-bucket/"+key)
+
+	q := sqstest.New(t)
+	t.Setenv("AWS_ENDPOINT_URL_SQS", q.URL())
+	client := q.Client(context.Background())
+	ctx := context.Background()
+	if _, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("trail-notifications")}); err != nil {
+		t.Fatal(err)
+	}
+	queue := q.QueueURL("trail-notifications")
+	notify := func() {
+		msg := fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2024-03-11T12:06:00.000Z","eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","configurationId":"trailsentry","bucket":{"name":"trail-bucket","arn":"arn:aws:s3:::trail-bucket"},"object":{"key":%q,"size":1234,"sequencer":"0065EF2A1C"}}}]}`, key)
+		if _, err := client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(queue), MessageBody: aws.String(msg)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	h := &hook{}
+	hooks := httptest.NewServer(h)
+	defer hooks.Close()
+	t.Setenv("TEST_WEBHOOK_URL", hooks.URL+"/alerts")
+	t.Setenv("TEST_HMAC_KEY", "test-hmac-key")
+	cfg := filepath.Join(dir, "trailsentry.yaml")
+	writeFile(t, cfg, []byte(`alerts:
+  sinks:
+    - name: soc
+      min_severity: high
+      webhook: {url: env:TEST_WEBHOOK_URL, hmac_key: env:TEST_HMAC_KEY}
+`))
+	db := filepath.Join(dir, "state.db")
+	watch := func() result {
+		return run(t, "", "watch", "--state", db, "--sqs-queue", queue, "--config", cfg, "--s3-path-style",
+			"--listen", "", "--exit-when-idle", "2s", "--dispatch-interval", "100ms", "--workers", "1")
+	}
+
+	notify()
+	res := watch()
+	if res.code != ExitOK {
+		t.Fatalf("watch: exit %d\n%s", res.code, res.stderr)
+	}
+	first := h.got()
+	if h.bad > 0 || len(first) < 2 {
+		t.Fatalf("%d alerts (%d refused):\n%s", len(first), h.bad, res.stderr)
+	}
+	seen := map[string]bool{}
+	titles := map[string]bool{}
+	for _, a := range first {
+		if seen[a.AlertID] {
+			t.Errorf("alert %s sent twice", a.AlertID)
+		}
+		seen[a.AlertID] = true
+		titles[a.Finding.Rule.Title] = true
+		if a.Finding.Severity.Score < 7 {
+			t.Errorf("a %s finding reached a high-only sink: %s", a.Finding.Severity.Label, a.Finding.Rule.Title)
+		}
+	}
+	t.Logf("%d alerts: %v", len(first), titles)
+	if !titles["CloudTrail logging stopped, deleted or narrowed"] {
+		t.Errorf("no trail-stopped alert among %v", titles)
+	}
+	attrs, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queue), AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attrs.Attributes["ApproximateNumberOfMessages"] != "0" || attrs.Attributes["ApproximateNumberOfMessagesNotVisible"] != "0" {
+		t.Errorf("queue not emptied: %v", attrs.Attributes)
+	}
+	stored := allFindings(t, db)
+	if len(stored) == 0 {
+		t.Fatal("no findings in the state")
+	}
+
+	// Delivered again: the object is marked done, nothing more is alerted
+	// and the findings' counts do not move.
+	notify()
+	res = watch()
+	if res.code != ExitOK {
+		t.Fatalf("second watch: exit %d\n%s", res.code, res.stderr)
+	}
+	if again := h.got(); len(again) != len(first) {
+		t.Errorf("a redelivered notification alerted again: %d alerts, %d before", len(again), len(first))
+	}
+	if after := allFindings(t, db); strings.Join(after, "\n") != strings.Join(stored, "\n") {
+		t.Error("a redelivered notification changed the state's findings")
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Fatal(err)
+	}
+}
