@@ -38,8 +38,8 @@ type profiling struct {
 const memoryBaselines = 120_000
 
 // profileBatch is how many distinct baseline entries a worker gathers
-// before it writes them (or twice as many shapes): a batch holds one entry
-// per (kind, subject, value), however many events repeat it.
+// before it writes them: a batch holds one entry per (kind, subject,
+// value), however many events repeat it.
 const profileBatch = 50_000
 
 func newProfiling(learning time.Duration, st detect.State) *profiling {
@@ -79,8 +79,8 @@ func (p *profiling) flush(ctx context.Context, b *detect.ProfileBatch) error {
 	}
 	p.expired = detect.MergeProfileHits(p.expired, hits)
 	// What cannot expire yet stays: the next pass waits until the state has
-	// grown by a third of the budget again (a pass is one sweep of the map).
-	p.threshold = max(memoryBaselines, p.mem.BaselineCount()+memoryBaselines/3)
+	// grown by half the budget again (a pass is one sweep of the map).
+	p.threshold = max(memoryBaselines, p.mem.BaselineCount()+memoryBaselines/2)
 	return nil
 }
 

@@ -217,11 +217,12 @@ func (p *Profiler) NewBatch() *ProfileBatch {
 // Len is the number of distinct entries waiting to be flushed.
 func (b *ProfileBatch) Len() int { return len(b.entries) }
 
-// Full reports whether the batch holds n entries, or twice as many shapes
-// kept to find them (Flush lets both go): time to flush.
-func (b *ProfileBatch) Full(n int) bool {
-	return len(b.entries) >= n || len(b.where)+len(b.what) >= 2*n
-}
+// Full reports whether the batch holds n entries: time to flush.
+func (b *ProfileBatch) Full(n int) bool { return len(b.entries) >= n }
+
+// maxShapes bounds the shapes a batch remembers: past it they are
+// forgotten (the entries stay), and found again as events need them.
+const maxShapes = 100_000
 
 // Newest is the latest event time the batch has observed.
 func (b *ProfileBatch) Newest() time.Time { return b.newest }
@@ -344,6 +345,10 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 		return
 	}
 	s := newSighting(Sighting{ev.Time, ev.Str(event.EventID)})
+	if len(b.where)+len(b.what) > maxShapes {
+		clear(b.where)
+		clear(b.what)
+	}
 	if ev.Time.After(b.newest) {
 		b.newest = ev.Time
 	}

@@ -18,7 +18,7 @@ type MemoryState struct {
 	mu          sync.RWMutex
 	occurrences map[streamGroup][]Occurrence // each sorted by CompareOccurrences
 	occKeys     map[OccurrenceKey]struct{}
-	baselines   map[BaselineKey]Baseline
+	baselines   map[BaselineKey]*Baseline
 	scopes      map[kindScope][]string // values per kind and scope (most scopes hold one: a slice, not a map)
 	findings    map[string]FindingRecord
 	checkpoints map[string]Checkpoint
@@ -33,7 +33,7 @@ func NewMemoryState() *MemoryState {
 	return &MemoryState{
 		occurrences: map[streamGroup][]Occurrence{},
 		occKeys:     map[OccurrenceKey]struct{}{},
-		baselines:   map[BaselineKey]Baseline{},
+		baselines:   map[BaselineKey]*Baseline{},
 		scopes:      map[kindScope][]string{},
 		findings:    map[string]FindingRecord{},
 		checkpoints: map[string]Checkpoint{},
@@ -92,7 +92,7 @@ func (tx *memTx) rollback() {
 	for i := len(tx.undoBaselines) - 1; i >= 0; i-- {
 		u := tx.undoBaselines[i]
 		if u.had {
-			tx.m.baselines[u.k] = u.old
+			*tx.m.baselines[u.k] = u.old
 		} else {
 			tx.m.removeBaseline(u.k)
 		}
@@ -137,7 +137,7 @@ func (tx *memTx) Baselines(ctx context.Context, keys []BaselineKey) ([]Baseline,
 	add := func(k BaselineKey) {
 		if b, ok := tx.m.baselines[k]; ok && !seen[k] {
 			seen[k] = true
-			out = append(out, b)
+			out = append(out, *b)
 		}
 	}
 	for _, k := range keys {
@@ -270,18 +270,27 @@ func (tx *memTx) Observe(ctx context.Context, obs []Observation) ([]Baseline, er
 		canon[i] = o
 	}
 	m := tx.m
-	for _, o := range canon {
+	tx.undoBaselines = slices.Grow(tx.undoBaselines, len(canon))
+	ptrs := make([]*Baseline, len(canon))
+	for i, o := range canon {
 		k := o.Key()
-		old, had := m.baselines[k]
-		m.baselines[k] = MergeObservation(old, o)
-		if !had {
+		b, had := m.baselines[k]
+		var old Baseline
+		if had {
+			old = *b
+			*b = MergeObservation(old, o)
+		} else {
+			b = new(Baseline)
+			*b = MergeObservation(Baseline{}, o)
+			m.baselines[k] = b
 			m.addScopeValue(k)
 		}
+		ptrs[i] = b
 		tx.undoBaselines = append(tx.undoBaselines, baselineUndo{k, old, had})
 	}
 	out := make([]Baseline, len(canon))
-	for i, o := range canon {
-		out[i] = m.baselines[o.Key()]
+	for i, b := range ptrs {
+		out[i] = *b // after the whole batch: later observations of a key count too
 	}
 	return out, nil
 }
@@ -469,7 +478,7 @@ func (m *MemoryState) DropBaselines(drop func(Baseline) bool) int {
 	defer m.mu.Unlock()
 	n := 0
 	for k, b := range m.baselines {
-		if drop(b) {
+		if drop(*b) {
 			m.removeBaseline(k)
 			n++
 		}
@@ -477,7 +486,7 @@ func (m *MemoryState) DropBaselines(drop func(Baseline) bool) int {
 	// Go maps keep their size after deletes: past a quarter dropped, copy
 	// what is left into maps of its size, so the memory goes too.
 	if n > 0 && n >= len(m.baselines)/3 {
-		baselines := make(map[BaselineKey]Baseline, len(m.baselines))
+		baselines := make(map[BaselineKey]*Baseline, len(m.baselines))
 		for k, b := range m.baselines {
 			baselines[k] = b
 		}
