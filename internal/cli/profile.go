@@ -35,12 +35,12 @@ type profiling struct {
 // memoryBaselines is how many baselines the run's in-memory state holds
 // before the temporary keys, hours of risky calls and trail stops older
 // than the lateness and ExpireHorizon are derived and dropped.
-const memoryBaselines = 120_000
+const memoryBaselines = 100_000
 
 // profileBatch is how many distinct baseline entries a worker gathers
 // before it writes them: a batch holds one entry per (kind, subject,
 // value), however many events repeat it.
-const profileBatch = 50_000
+const profileBatch = 25_000
 
 func newProfiling(learning time.Duration, st detect.State) *profiling {
 	p := &profiling{

@@ -222,7 +222,7 @@ func (b *ProfileBatch) Full(n int) bool { return len(b.entries) >= n }
 
 // maxShapes bounds the shapes a batch remembers: past it they are
 // forgotten (the entries stay), and found again as events need them.
-const maxShapes = 100_000
+const maxShapes = 50_000
 
 // Newest is the latest event time the batch has observed.
 func (b *ProfileBatch) Newest() time.Time { return b.newest }
