@@ -13,6 +13,7 @@ import (
 
 	"github.com/trailsentry/trailsentry/internal/detect"
 	"github.com/trailsentry/trailsentry/internal/finding"
+	"github.com/trailsentry/trailsentry/internal/integrity"
 )
 
 const rulesSynopsis = `Usage:
@@ -63,6 +64,9 @@ func runRules(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if code != ExitOK {
 			return code
 		}
+		if !noBuiltin {
+			rs = append(rs, builtinDetections()...)
+		}
 		return listRules(rs, format, stdout, stderr)
 	case "show":
 		if len(pos) != 1 {
@@ -71,6 +75,9 @@ func runRules(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		rs, code := loadForRules(paths, !noBuiltin, stderr)
 		if code != ExitOK {
 			return code
+		}
+		if !noBuiltin {
+			rs = append(rs, builtinDetections()...)
 		}
 		return showRule(rs, pos[0], stdout, stderr)
 	case "test":
@@ -173,6 +180,25 @@ func showRule(rs []*detect.Rule, id string, stdout, stderr io.Writer) int {
 	sev := finding.SeverityFor(r.Level)
 	fmt.Fprintf(stdout, "# %s\n# source: %s\n# severity: %s (%.1f)\n\n%s", r.Title, r.Source, sev.Label, float64(sev.Score), r.YAML)
 	return ExitOK
+}
+
+// builtinDetections describes the detections that are code, not Sigma —
+// the profile detections and verify's integrity checks — as rules, for
+// rules list and show: their ids appear in findings like any rule's.
+func builtinDetections() []*detect.Rule {
+	var out []*detect.Rule
+	describe := func(id, title, level, desc, source, doc string, attack []string) {
+		out = append(out, &detect.Rule{ID: id, Title: title, Level: level, Description: desc, Attack: attack, Source: source,
+			YAML: fmt.Sprintf("# Built into trailsentry (code, not a Sigma rule): see %s\nid: %s\ntitle: %s\nlevel: %s\ndescription: |\n  %s\n",
+				doc, id, title, level, desc)})
+	}
+	for _, d := range detect.ProfileDetectors {
+		describe(d.ID, d.Title, d.Level, d.Description, "builtin:profiles", "docs/profiles.md", d.Attack)
+	}
+	for _, r := range integrity.Rules() {
+		describe(r.ID, r.Title, r.Level, r.Description, integrity.RuleSource, "docs/verify.md", r.Attack)
+	}
+	return out
 }
 
 func testRules(ctx context.Context, rs []*detect.Rule, stdout, stderr io.Writer) int {

@@ -138,3 +138,21 @@ detection:
 		t.Errorf("stats lacks the live rules:\n%s", stats.stdout)
 	}
 }
+
+// The detections that are code — profiles, integrity checks — are listed
+// and shown like rules: their ids appear in findings.
+func TestRulesListsBuiltinDetections(t *testing.T) {
+	show := run(t, "", "rules", "show", "trailsentry-profile-new-api")
+	if show.code != ExitOK || !strings.Contains(show.stdout, "docs/profiles.md") {
+		t.Errorf("rules show: exit %d\n%s%s", show.code, show.stdout, show.stderr)
+	}
+	list := run(t, "", "rules", "list", "--format", "json")
+	for _, id := range []string{"trailsentry-seq-trail-stopped-activity", "trailsentry-integrity-log-modified"} {
+		if !strings.Contains(list.stdout, `"`+id+`"`) {
+			t.Errorf("rules list lacks %s", id)
+		}
+	}
+	if none := run(t, "", "rules", "list", "--no-builtin", "--rules", t.TempDir()); strings.Contains(none.stdout, "trailsentry-profile") {
+		t.Error("--no-builtin still lists the built-in detections")
+	}
+}
