@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"go.yaml.in/yaml/v3"
@@ -23,6 +24,7 @@ import (
 	"github.com/trailsentry/trailsentry/internal/event"
 	"github.com/trailsentry/trailsentry/internal/finding"
 	"github.com/trailsentry/trailsentry/internal/ingest"
+	"github.com/trailsentry/trailsentry/internal/integrity"
 	"github.com/trailsentry/trailsentry/internal/server"
 	"github.com/trailsentry/trailsentry/internal/store"
 )
@@ -44,6 +46,9 @@ type watchConfig struct {
 
 type watchOptions struct {
 	queues, polls, regions, rulePaths listFlag
+	publicKeys                        listFlag
+	fetchKeys                         bool
+	digestGrace                       time.Duration
 	state, config, listen             string
 	learning, idle                    string
 	noBuiltin, pathStyle              bool
@@ -68,6 +73,9 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "batches processed at once")
 	fs.IntVar(&o.maxEvidence, "max-evidence", 100, "event ids kept per finding")
 	fs.DurationVar(&o.dispatchEvery, "dispatch-interval", time.Second, "how often the outbox is checked for alerts to send")
+	fs.Var(&o.publicKeys, "public-key", "CloudTrail public key (PEM, or list-public-keys JSON) that verifies digest files as they arrive (repeatable)")
+	fs.BoolVar(&o.fetchKeys, "fetch-keys", false, "ask CloudTrail ListPublicKeys for the keys digests name (default when no --public-key is given)")
+	fs.DurationVar(&o.digestGrace, "digest-grace", 30*time.Minute, "how late past the hour a live trail's next digest may be before a missing-digest finding")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return usageError(stderr, err)
@@ -127,10 +135,20 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return usageError(stderr, fmt.Errorf("--config alerts: %w", err))
 		}
 	}
-	sources, err := watchSources(ctx, o, st, log)
+	sources, s3src, awsCfg, err := watchSources(ctx, o, st, log)
 	if err != nil {
 		return usageError(stderr, err)
 	}
+	keys := integrity.KeySet{}
+	for _, p := range o.publicKeys {
+		ks, err := integrity.LoadPublicKeys(p)
+		if err != nil {
+			return usageError(stderr, fmt.Errorf("--public-key: %w", err))
+		}
+		keys.Add(ks...)
+	}
+	digests := &digestChecker{s3: s3src, keys: keys, fetch: o.fetchKeys || len(o.publicKeys) == 0, aws: awsCfg,
+		grace: o.digestGrace, now: time.Now, live: map[string]*liveChain{}}
 	defer func() {
 		for _, s := range sources {
 			s.Close()
@@ -147,7 +165,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		st: st, log: log, metrics: metrics, enricher: enricher,
 		engine: detect.NewEngine(ruleSet), infos: infos, suppress: suppress,
 		corr: detect.NewCorrelator(corrs, o.maxEvidence), corrInfos: map[*detect.Correlation]*finding.RuleInfo{},
-		prof: newProfiling(learning, st), router: alerts.Router, evidence: o.maxEvidence,
+		prof: newProfiling(learning, st), router: alerts.Router, evidence: o.maxEvidence, digests: digests,
 	}
 	for _, c := range corrs {
 		w.corrInfos[c] = &finding.RuleInfo{ID: c.Stream(), Title: c.Title, Source: c.Source, Level: c.Level,
@@ -183,6 +201,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		go func() { defer wg.Done(); w.dispatch(ctx, d, o.dispatchEvery, idle > 0) }()
 	}
 	w.lastWork.Store(time.Now().UnixNano())
+	go w.watchDigests(ctx, time.Minute)
 	if idle > 0 {
 		go w.exitWhenIdle(ctx, idle, stop)
 	}
@@ -229,14 +248,14 @@ func loadWatchConfig(path string) (watchConfig, *finding.Suppressions, error) {
 }
 
 // watchSources builds the sources the flags name.
-func watchSources(ctx context.Context, o watchOptions, st store.Store, log *slog.Logger) ([]ingest.Source, error) {
+func watchSources(ctx context.Context, o watchOptions, st store.Store, log *slog.Logger) ([]ingest.Source, *ingest.S3, aws.Config, error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("AWS configuration: %w", err)
+		return nil, nil, awsCfg, fmt.Errorf("AWS configuration: %w", err)
 	}
 	s3, err := ingest.NewS3(ctx, ingest.S3Config{PathStyle: o.pathStyle})
 	if err != nil {
-		return nil, err
+		return nil, nil, awsCfg, err
 	}
 	checkpoints := func(ctx context.Context, keys []string) ([]detect.Checkpoint, error) {
 		var out []detect.Checkpoint
@@ -251,29 +270,29 @@ func watchSources(ctx context.Context, o watchOptions, st store.Store, log *slog
 	for _, q := range o.queues {
 		src, err := ingest.NewSQS(ctx, ingest.SQSConfig{QueueURL: q, Client: sqs.NewFromConfig(awsCfg), S3: s3, Logger: log})
 		if err != nil {
-			return nil, fmt.Errorf("--sqs-queue %s: %w", q, err)
+			return nil, nil, awsCfg, fmt.Errorf("--sqs-queue %s: %w", q, err)
 		}
 		out = append(out, src)
 	}
 	for _, p := range o.polls {
 		loc, err := ingest.ParseS3URL(p)
 		if err != nil {
-			return nil, fmt.Errorf("--s3-poll %s: %w", p, err)
+			return nil, nil, awsCfg, fmt.Errorf("--s3-poll %s: %w", p, err)
 		}
 		src, err := ingest.NewS3Poll(ingest.S3PollConfig{S3: s3, Location: loc, Checkpoints: checkpoints, Logger: log})
 		if err != nil {
-			return nil, fmt.Errorf("--s3-poll %s: %w", p, err)
+			return nil, nil, awsCfg, fmt.Errorf("--s3-poll %s: %w", p, err)
 		}
 		out = append(out, src)
 	}
 	if len(o.regions) > 0 {
 		src, err := ingest.NewLookup(ingest.LookupConfig{AWS: awsCfg, Regions: o.regions, Checkpoints: checkpoints, Logger: log})
 		if err != nil {
-			return nil, fmt.Errorf("--lookup-region: %w", err)
+			return nil, nil, awsCfg, fmt.Errorf("--lookup-region: %w", err)
 		}
 		out = append(out, src)
 	}
-	return out, nil
+	return out, s3, awsCfg, nil
 }
 
 // watcher runs batches through detection into the state and the outbox.
@@ -290,6 +309,7 @@ type watcher struct {
 	prof      *profiling
 	router    *alert.Router
 	evidence  int
+	digests   *digestChecker
 	beat      func()
 
 	batches, events, failed atomic.Int64
@@ -370,7 +390,23 @@ func (w *watcher) process(ctx context.Context, b *ingest.Batch, opener *ingest.O
 			prof.Observe(view)
 		}
 	}
-	// Objects already done (a redelivered notification) are skipped.
+	// Digest files are verified as they come; objects already done (a
+	// redelivered notification) are skipped.
+	var problems []integrity.Problem
+	var chainCPs []detect.Checkpoint
+	for _, obj := range b.Objects {
+		if !ingest.IsDigest(obj) {
+			continue
+		}
+		ps, cp, err := w.digests.check(ctx, w.st, obj)
+		if err != nil {
+			return err
+		}
+		problems = append(problems, ps...)
+		if cp != nil {
+			chainCPs = append(chainCPs, *cp)
+		}
+	}
 	marks, todo, err := w.unread(ctx, b.Objects)
 	if err != nil {
 		return err
@@ -454,6 +490,10 @@ func (w *watcher) process(ctx context.Context, b *ingest.Batch, opener *ingest.O
 		for _, h := range phits {
 			findings = append(findings, finding.FromProfileHit(h, w.prof.infos[h.Detector], w.suppress))
 		}
+		if len(problems) > 0 {
+			report := integrity.Report{Problems: problems}
+			findings = append(findings, report.Findings()...)
+		}
 		for _, f := range findings {
 			w.metrics.Findings(f.Rule.ID, f.Severity.Label, 1)
 		}
@@ -464,7 +504,7 @@ func (w *watcher) process(ctx context.Context, b *ingest.Batch, opener *ingest.O
 		if alerted, err = w.st.Enqueue(ctx, tx, time.Now(), entries); err != nil {
 			return err
 		}
-		cps := append(marks, recordsMark...)
+		cps := append(append(marks, recordsMark...), chainCPs...)
 		if b.Checkpoint != nil {
 			cps = append(cps, *b.Checkpoint)
 		}
@@ -474,6 +514,40 @@ func (w *watcher) process(ctx context.Context, b *ingest.Batch, opener *ingest.O
 		w.log.Info("alerts queued", "source", b.Source, "batch", b.ID, "rows", alerted)
 	}
 	return err
+}
+
+// watchDigests raises a finding for each live trail whose next digest is
+// late, every interval.
+func (w *watcher) watchDigests(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		problems := w.digests.missing()
+		if len(problems) == 0 {
+			continue
+		}
+		report := integrity.Report{Problems: problems}
+		findings := report.Findings()
+		for _, p := range problems {
+			w.log.Warn("digest missing", "account", p.Account, "region", p.Region, "trail", p.Trail, "detail", p.Detail)
+		}
+		err := w.st.Update(ctx, func(tx detect.Tx) error {
+			entries, err := w.router.Entries(findings)
+			if err != nil {
+				return err
+			}
+			_, err = w.st.Enqueue(ctx, tx, time.Now(), entries)
+			return err
+		})
+		if err != nil {
+			w.log.Error("missing-digest alert not queued", "error", err)
+		}
+	}
 }
 
 // unread splits a batch's objects into the marks they will leave and those

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/trailsentry/trailsentry/internal/alert"
 	"github.com/trailsentry/trailsentry/internal/ingest/s3test"
 	"github.com/trailsentry/trailsentry/internal/ingest/sqstest"
+	"github.com/trailsentry/trailsentry/internal/integrity"
 )
 
 // hook is a local webhook receiver that checks each request's signature as
@@ -166,4 +168,114 @@ func TestWatchSQSNotificationToWebhook(t *testing.T) {
 	if _, err := os.Stat(db); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Digest files arriving through the notifications are verified as they
+// come: a signed trail passes; a log file modified in the bucket is a
+// finding naming it, alerted once; a digest whose object signature is
+// forged is one too.
+func TestWatchVerifiesDigests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts local S3 and SQS servers")
+	}
+	s3srv, tr := s3SignedTrail(t)
+	q := sqstest.New(t)
+	t.Setenv("AWS_ENDPOINT_URL_SQS", q.URL())
+	ctx := context.Background()
+	client := q.Client(ctx)
+	if _, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("trail")}); err != nil {
+		t.Fatal(err)
+	}
+	queue := q.QueueURL("trail")
+	notify := func(keys ...string) {
+		for _, key := range keys {
+			msg := fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2024-05-01T05:00:00.000Z","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"trail-bucket"},"object":{"key":%q,"size":100}}}]}`, key)
+			if _, err := client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(queue), MessageBody: aws.String(msg)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dir := t.TempDir()
+	h := &hook{}
+	hooks := httptest.NewServer(h)
+	defer hooks.Close()
+	t.Setenv("TEST_WEBHOOK_URL", hooks.URL)
+	t.Setenv("TEST_HMAC_KEY", "test-hmac-key")
+	cfg := filepath.Join(dir, "trailsentry.yaml")
+	writeFile(t, cfg, []byte("alerts:\n  sinks:\n    - name: soc\n      min_severity: medium\n      webhook: {url: env:TEST_WEBHOOK_URL, hmac_key: env:TEST_HMAC_KEY}\n"))
+	db := filepath.Join(dir, "state.db")
+	watch := func() result {
+		return run(t, "", "watch", "--state", db, "--sqs-queue", queue, "--config", cfg, "--s3-path-style", "--public-key", tr.PublicKeyFile,
+			"--listen", "", "--exit-when-idle", "2s", "--dispatch-interval", "100ms", "--workers", "1")
+	}
+	var digestKeys []string
+	for _, d := range tr.Digests {
+		digestKeys = append(digestKeys, d.Key)
+	}
+
+	notify(digestKeys...)
+	if res := watch(); res.code != ExitOK || len(h.got()) != 0 {
+		t.Fatalf("a valid trail: exit %d, %d alerts\n%s", res.code, len(h.got()), res.stderr)
+	}
+
+	// A log file the third digest lists is replaced; the digest is
+	// notified again (as a re-check would be).
+	logKey := tr.Digests[2].Logs[0]
+	if !strings.HasPrefix(logKey, "audit/AWSLogs/") {
+		logKey = "audit/" + strings.TrimPrefix(filepath.ToSlash(logKey), filepath.ToSlash(tr.Dir)+"/")
+	}
+	tampered := filepath.Join(dir, "tampered.json.gz")
+	writeFile(t, tampered, gzipBytes(t, `{"Records":[]}`))
+	s3srv.CLI(t, "s3", "cp", "--quiet", tampered, "s3://trail-bucket/"+logKey)
+	notify(tr.Digests[2].Key)
+	res := watch()
+	alerts := h.got()
+	if res.code != ExitOK || len(alerts) != 1 || alerts[0].Finding.Rule.ID != "trailsentry-integrity-log-modified" ||
+		!slices.Contains(alerts[0].Finding.Files, "s3://trail-bucket/"+logKey) {
+		t.Fatalf("modified log: exit %d, alerts %+v\n%s", res.code, alerts, res.stderr)
+	}
+
+	// The newest digest's object signature forged.
+	newest := tr.Newest()
+	s3srv.CLI(t, "s3api", "put-object", "--bucket", "trail-bucket", "--key", newest.Key, "--body", newest.Path,
+		"--metadata", "signature="+strings.Repeat("ab", 256)+",signature-algorithm=SHA256withRSA")
+	notify(newest.Key)
+	watch()
+	var rules []string
+	for _, a := range h.got() {
+		rules = append(rules, a.Finding.Rule.ID)
+	}
+	if !slices.Contains(rules, "trailsentry-integrity-signature-invalid") {
+		t.Errorf("forged signature not alerted: %v", rules)
+	}
+}
+
+// A trail delivered live whose next digest is late past the grace period
+// raises one missing-digest problem; a replayed old digest raises none.
+func TestDigestCheckerMissing(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	c := &digestChecker{grace: 30 * time.Minute, now: func() time.Time { return now }, live: map[string]*liveChain{}}
+	n := integrityDigestName("111122223333", "us-east-1", "management")
+	c.arrived("live", n, now.Add(-10*time.Minute))
+	c.arrived("old", n, now.Add(-30*24*time.Hour))
+	if p := c.missing(); len(p) != 0 {
+		t.Fatalf("nothing is late yet: %+v", p)
+	}
+	now = now.Add(90 * time.Minute) // 100 minutes after the last digest's end
+	p := c.missing()
+	if len(p) != 1 || p[0].Rule != "trailsentry-integrity-digest-missing" || p[0].Trail != "management" {
+		t.Fatalf("late digest: %+v", p)
+	}
+	if again := c.missing(); len(again) != 0 {
+		t.Errorf("the same late digest reported twice: %+v", again)
+	}
+	c.arrived("live", n, now.Add(-5*time.Minute)) // the trail delivers again
+	now = now.Add(2 * time.Hour)
+	if p := c.missing(); len(p) != 1 {
+		t.Errorf("a new silence is a new problem: %+v", p)
+	}
+}
+
+func integrityDigestName(account, region, trail string) integrity.DigestName {
+	return integrity.DigestName{Account: account, Region: region, Trail: trail}
 }

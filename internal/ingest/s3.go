@@ -9,6 +9,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // IsS3URL reports whether a PATH argument names S3 (s3://bucket/prefix).
@@ -570,4 +572,18 @@ func OpenStored(obj Object) (io.ReadCloser, map[string]string, error) {
 		return nil, nil, fmt.Errorf("open %s: %w", obj.Name, unwrapPath(err))
 	}
 	return f, nil, nil
+}
+
+// Object names the object at s3://bucket/key for OpenStored and Opener,
+// without listing it (its size and ETag unknown): a log file a digest
+// lists, read to check its hash.
+func (s *S3) Object(ctx context.Context, bucket, key string) Object {
+	return Object{Name: "s3://" + bucket + "/" + key, s3: &s3Ref{s: s, ctx: ctx, bucket: bucket, key: key}}
+}
+
+// IsNotFound reports whether err says an S3 object is not there.
+func IsNotFound(err error) bool {
+	var nsk *types.NoSuchKey
+	var nf *types.NotFound
+	return errors.As(err, &nsk) || errors.As(err, &nf)
 }
