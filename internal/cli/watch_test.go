@@ -279,3 +279,94 @@ func TestDigestCheckerMissing(t *testing.T) {
 func integrityDigestName(account, region, trail string) integrity.DigestName {
 	return integrity.DigestName{Account: account, Region: region, Trail: trail}
 }
+
+// TestWatchLatency measures, from a notification being sent to the alert
+// it causes reaching the webhook, the p50 and p99 over a stream of log
+// files (each with a new actor stopping a trail, so each makes a new
+// finding). It reports the figures (go test -run WatchLatency -v); it
+// asserts only a loose bound, since the figure depends on the machine.
+func TestWatchLatency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts local S3 and SQS servers")
+	}
+	const n = 40
+	dir := t.TempDir()
+	s3srv := s3test.Start(t)
+	s3srv.Env(t)
+	s3srv.CLI(t, "s3", "mb", "s3://trail-bucket")
+	q := sqstest.New(t)
+	t.Setenv("AWS_ENDPOINT_URL_SQS", q.URL())
+	ctx := context.Background()
+	client := q.Client(ctx)
+	if _, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("trail")}); err != nil {
+		t.Fatal(err)
+	}
+	queue := q.QueueURL("trail")
+
+	var mu sync.Mutex
+	arrived := map[string]time.Time{} // actor -> when its alert arrived
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p alert.WebhookPayload
+		json.NewDecoder(r.Body).Decode(&p)
+		mu.Lock()
+		for _, a := range p.Alerts {
+			if _, ok := arrived[a.Finding.Actor]; !ok {
+				arrived[a.Finding.Actor] = time.Now()
+			}
+		}
+		mu.Unlock()
+	}))
+	defer hooks.Close()
+	t.Setenv("TEST_WEBHOOK_URL", hooks.URL)
+	cfg := filepath.Join(dir, "trailsentry.yaml")
+	writeFile(t, cfg, []byte("alerts:\n  sinks:\n    - name: soc\n      min_severity: high\n      webhook: {url: env:TEST_WEBHOOK_URL}\n"))
+
+	// The objects are in place first; the notifications are what is timed.
+	keys := make([]string, n)
+	for i := range n {
+		actor := fmt.Sprintf("intruder%02d", i)
+		keys[i] = fmt.Sprintf("AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/11/111122223333_CloudTrail_us-east-1_20240311T12%02dZ_%016d.json.gz", i%60, i)
+		body := `{"Records":[` + record(fmt.Sprintf("lat-%d", i), "2024-03-11T12:00:00Z", "cloudtrail.amazonaws.com", "StopLogging",
+			fmt.Sprintf(`{"type":"IAMUser","principalId":"AIDAEXAMPLE%02d","arn":"arn:aws:iam::111122223333:user/%s","accountId":"111122223333","userName":%q}`, i, actor, actor),
+			`"requestParameters":{"name":"management-events"},`) + `]}`
+		writeFile(t, filepath.Join(dir, "trail", filepath.FromSlash(keys[i])), gzipBytes(t, body))
+	}
+	s3srv.CLI(t, "s3", "cp", "--recursive", "--quiet", filepath.Join(dir, "trail"), "s3://trail-bucket/")
+
+	done := make(chan result, 1)
+	go func() {
+		done <- run(t, "", "watch", "--state", filepath.Join(dir, "state.db"), "--sqs-queue", queue, "--config", cfg, "--s3-path-style",
+			"--listen", "", "--exit-when-idle", "3s", "--dispatch-interval", "50ms")
+	}()
+	time.Sleep(500 * time.Millisecond) // the watcher is polling
+	sent := map[string]time.Time{}
+	for i, k := range keys {
+		msg := fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2024-03-11T12:06:00.000Z","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"trail-bucket"},"object":{"key":%q,"size":100}}}]}`, k)
+		sent[fmt.Sprintf("intruder%02d", i)] = time.Now()
+		if _, err := client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(queue), MessageBody: aws.String(msg)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	res := <-done
+	if res.code != ExitOK {
+		t.Fatalf("watch: exit %d\n%s", res.code, res.stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var lat []time.Duration
+	for actor, at := range sent {
+		if got, ok := arrived[actor]; ok {
+			lat = append(lat, got.Sub(at))
+		}
+	}
+	if len(lat) != n {
+		t.Fatalf("%d of %d alerts arrived", len(lat), n)
+	}
+	slices.Sort(lat)
+	p50, p99 := lat[len(lat)/2], lat[(len(lat)*99+99)/100-1]
+	t.Logf("notification sent -> alert delivered, %d alerts: p50 %v, p99 %v, max %v", n, p50.Round(time.Millisecond), p99.Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	if p99 > 10*time.Second {
+		t.Errorf("p99 %v", p99)
+	}
+}
