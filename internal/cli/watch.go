@@ -47,6 +47,7 @@ type watchConfig struct {
 type watchOptions struct {
 	queues, polls, regions, rulePaths listFlag
 	publicKeys                        listFlag
+	visibility                        time.Duration
 	fetchKeys                         bool
 	digestGrace                       time.Duration
 	state, config, listen             string
@@ -73,6 +74,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "batches processed at once")
 	fs.IntVar(&o.maxEvidence, "max-evidence", 100, "event ids kept per finding")
 	fs.DurationVar(&o.dispatchEvery, "dispatch-interval", time.Second, "how often the outbox is checked for alerts to send")
+	fs.DurationVar(&o.visibility, "sqs-visibility", 30*time.Second, "visibility timeout of received messages, renewed while in flight: how soon a crashed watcher's messages come back")
 	fs.Var(&o.publicKeys, "public-key", "CloudTrail public key (PEM, or list-public-keys JSON) that verifies digest files as they arrive (repeatable)")
 	fs.BoolVar(&o.fetchKeys, "fetch-keys", false, "ask CloudTrail ListPublicKeys for the keys digests name (default when no --public-key is given)")
 	fs.DurationVar(&o.digestGrace, "digest-grace", 30*time.Minute, "how late past the hour a live trail's next digest may be before a missing-digest finding")
@@ -268,7 +270,7 @@ func watchSources(ctx context.Context, o watchOptions, st store.Store, log *slog
 	}
 	var out []ingest.Source
 	for _, q := range o.queues {
-		src, err := ingest.NewSQS(ctx, ingest.SQSConfig{QueueURL: q, Client: sqs.NewFromConfig(awsCfg), S3: s3, Logger: log})
+		src, err := ingest.NewSQS(ctx, ingest.SQSConfig{QueueURL: q, Client: sqs.NewFromConfig(awsCfg), S3: s3, Logger: log, Visibility: o.visibility})
 		if err != nil {
 			return nil, nil, awsCfg, fmt.Errorf("--sqs-queue %s: %w", q, err)
 		}
