@@ -32,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/trailsentry/trailsentry/internal/finding"
@@ -138,7 +139,23 @@ func statusPermanent(status int) bool {
 // 100, 1000 …). A finding that keeps growing is announced again a few times,
 // each an order of magnitude bigger, never on every batch; processing the
 // same work twice gives the same revision, which the outbox enqueues once.
+//
+// A profile finding (first-seen values, credential origin: f.Subject set)
+// is derived anew from the state, and what it says can change as older
+// logs arrive — which network is the odd one out, which values are new. Its
+// revision is therefore a hash of what it says (its values and what they
+// were measured against), so a changed verdict is announced and the same
+// verdict never twice.
 func Revision(f *finding.Finding) int64 {
+	if f.Subject != "" {
+		h := fnv.New64a()
+		for _, v := range f.CorrelatedValues {
+			h.Write([]byte(v))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte(f.Detail))
+		return int64(h.Sum64() >> 1) // positive
+	}
 	r := int64(1)
 	for n := f.Count; n >= 10; n /= 10 {
 		r++

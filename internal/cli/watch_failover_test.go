@@ -102,7 +102,9 @@ func TestWatchTwoWorkersOneKilled(t *testing.T) {
 	}))
 	defer hooks.Close()
 	cfg := filepath.Join(dir, "trailsentry.yaml")
-	writeFile(t, cfg, []byte("alerts:\n  sinks:\n    - name: soc\n      min_severity: low\n      webhook: {url: env:TEST_WEBHOOK_URL}\n"))
+	// A short lease: the rows the killed watcher had claimed are sent by
+	// another once it runs out.
+	writeFile(t, cfg, []byte("alerts:\n  outbox: {lease: 3s}\n  sinks:\n    - name: soc\n      min_severity: low\n      timeout: 2s\n      webhook: {url: env:TEST_WEBHOOK_URL}\n"))
 	env := append(os.Environ(), "TEST_WEBHOOK_URL="+hooks.URL)
 	watcher := func(idle string) *exec.Cmd {
 		cmd := exec.Command(bin, "watch", "--state", dsn, "--sqs-queue", queue, "--config", cfg, "--s3-path-style",
