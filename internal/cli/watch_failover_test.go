@@ -155,7 +155,7 @@ func TestWatchTwoWorkersOneKilled(t *testing.T) {
 		}
 	}
 	t.Logf("%d alerts over two watchers, one killed and restarted; %d of %d planted events in alerted findings", len(byID), len(planted)-missed, len(planted))
-	if len(byID) == 0 || missed > len(planted)/5 {
+	if len(byID) == 0 || missed > 0 {
 		t.Errorf("%d of %d planted events were in no alert", missed, len(planted))
 	}
 	attrs, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queue), AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}})
