@@ -89,8 +89,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.Usage()
 		return usageError(stderr, errors.New("watch needs a source: --sqs-queue, --s3-poll or --lookup-region"))
 	}
-	learning, err := parseSpan(o.learning)
-	if err != nil {
+	if _, err := parseSpan(o.learning); err != nil {
 		return usageError(stderr, fmt.Errorf("--learning: %w", err))
 	}
 	var idle time.Duration
@@ -106,73 +105,21 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return usageError(stderr, err)
 	}
-	cfg, suppress, err := loadWatchConfig(o.config)
+	w, alerts, err := prepareWatcher(ctx, o, stdout, log)
 	if err != nil {
 		return usageError(stderr, err)
 	}
-	ruleSet, corrs, loadErrs, err := loadRules(o.rulePaths, !o.noBuiltin)
+	defer w.st.Close()
+	st, metrics := w.st, w.metrics
+	sources, err := watchSources(ctx, o, st, w.digests.s3, w.digests.aws, log)
 	if err != nil {
 		return usageError(stderr, err)
 	}
-	for _, e := range loadErrs {
-		log.Warn("rule not loaded", "error", e.Error())
-	}
-	enricher, err := enrich.New(ctx, enrich.Options{ASNDatabase: os.Getenv("TRAILSENTRY_ASN_DB"), GeoDatabase: os.Getenv("TRAILSENTRY_GEO_DB")})
-	if err != nil {
-		return usageError(stderr, err)
-	}
-	dsn := o.state
-	if dsn == "default" {
-		dsn = ""
-	}
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		return usageError(stderr, fmt.Errorf("--state: %w", err))
-	}
-	defer st.Close()
-
-	alerts := &alert.Set{Router: &alert.Router{}}
-	if cfg.Alerts != nil {
-		if alerts, err = alert.Build(ctx, cfg.Alerts, alert.Options{Stdout: stdout}); err != nil {
-			return usageError(stderr, fmt.Errorf("--config alerts: %w", err))
-		}
-	}
-	sources, s3src, awsCfg, err := watchSources(ctx, o, st, log)
-	if err != nil {
-		return usageError(stderr, err)
-	}
-	keys := integrity.KeySet{}
-	for _, p := range o.publicKeys {
-		ks, err := integrity.LoadPublicKeys(p)
-		if err != nil {
-			return usageError(stderr, fmt.Errorf("--public-key: %w", err))
-		}
-		keys.Add(ks...)
-	}
-	digests := &digestChecker{s3: s3src, keys: keys, fetch: o.fetchKeys || len(o.publicKeys) == 0, aws: awsCfg,
-		grace: o.digestGrace, now: time.Now, live: map[string]*liveChain{}}
 	defer func() {
 		for _, s := range sources {
 			s.Close()
 		}
 	}()
-
-	infos := ruleInfos(ruleSet)
-	ids := make([]string, 0, len(infos))
-	for _, i := range infos {
-		ids = append(ids, i.ID)
-	}
-	metrics := server.NewMetrics(server.MetricsOptions{RuleIDs: ids})
-	w := &watcher{
-		st: st, log: log, metrics: metrics, enricher: enricher,
-		engine: detect.NewEngine(ruleSet), infos: infos, suppress: suppress,
-		corr: detect.NewCorrelator(corrs, o.maxEvidence), corrInfos: map[*detect.Correlation]*finding.RuleInfo{},
-		prof: newProfiling(learning, st), router: alerts.Router, evidence: o.maxEvidence, digests: digests,
-	}
-	for _, c := range corrs {
-		w.corrInfos[c] = &finding.RuleInfo{ID: c.Stream(), Title: c.Title, Source: c.Source, Level: c.Level,
-			Description: c.Description, Attack: c.Attack, FalsePositives: c.FalsePositives}
-	}
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -190,10 +137,8 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		go srv.Serve(ctx)
 		log.Info("serving /healthz, /readyz and /metrics", "addr", srv.Addr())
 	}
-	w.beat = func() {
-		if srv != nil {
-			srv.Beat()
-		}
+	if srv != nil {
+		w.beat = srv.Beat
 	}
 
 	var wg sync.WaitGroup
@@ -227,6 +172,80 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return ExitOK
 }
 
+// prepareWatcher builds what watch and the Lambda handler share: the
+// state, the rules, the enrichment, the alert sinks and the digest checker.
+// The caller closes w.st.
+func prepareWatcher(ctx context.Context, o watchOptions, stdout io.Writer, log *slog.Logger) (*watcher, *alert.Set, error) {
+	cfg, suppress, err := loadWatchConfig(o.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	ruleSet, corrs, loadErrs, err := loadRules(o.rulePaths, !o.noBuiltin)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range loadErrs {
+		log.Warn("rule not loaded", "error", e.Error())
+	}
+	learning, err := parseSpan(o.learning)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--learning: %w", err)
+	}
+	enricher, err := enrich.New(ctx, enrich.Options{ASNDatabase: os.Getenv("TRAILSENTRY_ASN_DB"), GeoDatabase: os.Getenv("TRAILSENTRY_GEO_DB")})
+	if err != nil {
+		return nil, nil, err
+	}
+	alerts := &alert.Set{Router: &alert.Router{}}
+	if cfg.Alerts != nil {
+		if alerts, err = alert.Build(ctx, cfg.Alerts, alert.Options{Stdout: stdout}); err != nil {
+			return nil, nil, fmt.Errorf("--config alerts: %w", err)
+		}
+	}
+	keys := integrity.KeySet{}
+	for _, p := range o.publicKeys {
+		ks, err := integrity.LoadPublicKeys(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--public-key: %w", err)
+		}
+		keys.Add(ks...)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	s3src, err := ingest.NewS3(ctx, ingest.S3Config{PathStyle: o.pathStyle})
+	if err != nil {
+		return nil, nil, err
+	}
+	dsn := o.state
+	if dsn == "default" {
+		dsn = ""
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--state: %w", err)
+	}
+	infos := ruleInfos(ruleSet)
+	ids := make([]string, 0, len(infos))
+	for _, i := range infos {
+		ids = append(ids, i.ID)
+	}
+	w := &watcher{
+		st: st, log: log, metrics: server.NewMetrics(server.MetricsOptions{RuleIDs: ids}), enricher: enricher,
+		engine: detect.NewEngine(ruleSet), infos: infos, suppress: suppress,
+		corr: detect.NewCorrelator(corrs, o.maxEvidence), corrInfos: map[*detect.Correlation]*finding.RuleInfo{},
+		prof: newProfiling(learning, st), router: alerts.Router, evidence: o.maxEvidence,
+		digests: &digestChecker{s3: s3src, keys: keys, fetch: o.fetchKeys || len(o.publicKeys) == 0, aws: awsCfg,
+			grace: o.digestGrace, now: time.Now, live: map[string]*liveChain{}},
+		beat: func() {},
+	}
+	for _, c := range corrs {
+		w.corrInfos[c] = &finding.RuleInfo{ID: c.Stream(), Title: c.Title, Source: c.Source, Level: c.Level,
+			Description: c.Description, Attack: c.Attack, FalsePositives: c.FalsePositives}
+	}
+	return w, alerts, nil
+}
+
 // loadWatchConfig reads watch's --config: unknown keys are errors.
 func loadWatchConfig(path string) (watchConfig, *finding.Suppressions, error) {
 	var c watchConfig
@@ -250,15 +269,7 @@ func loadWatchConfig(path string) (watchConfig, *finding.Suppressions, error) {
 }
 
 // watchSources builds the sources the flags name.
-func watchSources(ctx context.Context, o watchOptions, st store.Store, log *slog.Logger) ([]ingest.Source, *ingest.S3, aws.Config, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, nil, awsCfg, fmt.Errorf("AWS configuration: %w", err)
-	}
-	s3, err := ingest.NewS3(ctx, ingest.S3Config{PathStyle: o.pathStyle})
-	if err != nil {
-		return nil, nil, awsCfg, err
-	}
+func watchSources(ctx context.Context, o watchOptions, st store.Store, s3 *ingest.S3, awsCfg aws.Config, log *slog.Logger) ([]ingest.Source, error) {
 	checkpoints := func(ctx context.Context, keys []string) ([]detect.Checkpoint, error) {
 		var out []detect.Checkpoint
 		err := st.View(ctx, func(r detect.Reader) error {
@@ -272,29 +283,29 @@ func watchSources(ctx context.Context, o watchOptions, st store.Store, log *slog
 	for _, q := range o.queues {
 		src, err := ingest.NewSQS(ctx, ingest.SQSConfig{QueueURL: q, Client: sqs.NewFromConfig(awsCfg), S3: s3, Logger: log, Visibility: o.visibility})
 		if err != nil {
-			return nil, nil, awsCfg, fmt.Errorf("--sqs-queue %s: %w", q, err)
+			return nil, fmt.Errorf("--sqs-queue %s: %w", q, err)
 		}
 		out = append(out, src)
 	}
 	for _, p := range o.polls {
 		loc, err := ingest.ParseS3URL(p)
 		if err != nil {
-			return nil, nil, awsCfg, fmt.Errorf("--s3-poll %s: %w", p, err)
+			return nil, fmt.Errorf("--s3-poll %s: %w", p, err)
 		}
 		src, err := ingest.NewS3Poll(ingest.S3PollConfig{S3: s3, Location: loc, Checkpoints: checkpoints, Logger: log})
 		if err != nil {
-			return nil, nil, awsCfg, fmt.Errorf("--s3-poll %s: %w", p, err)
+			return nil, fmt.Errorf("--s3-poll %s: %w", p, err)
 		}
 		out = append(out, src)
 	}
 	if len(o.regions) > 0 {
 		src, err := ingest.NewLookup(ingest.LookupConfig{AWS: awsCfg, Regions: o.regions, Checkpoints: checkpoints, Logger: log})
 		if err != nil {
-			return nil, nil, awsCfg, fmt.Errorf("--lookup-region: %w", err)
+			return nil, fmt.Errorf("--lookup-region: %w", err)
 		}
 		out = append(out, src)
 	}
-	return out, s3, awsCfg, nil
+	return out, nil
 }
 
 // watcher runs batches through detection into the state and the outbox.
