@@ -30,6 +30,7 @@ Usage:
   trailsentry scan [flags] PATH...     scan files, folders (the S3 layout) or - for stdin
   trailsentry rules list|show|test|stats  list the rules, show one, run their examples, measure their volume
   trailsentry watch --state DSN --sqs-queue URL...  watch CloudTrail as it is delivered, alert through the sinks of --config
+  trailsentry lambda                   the watch pipeline as an AWS Lambda function (configured by the environment)
   trailsentry findings --state DSN     list every finding a state holds, profile findings derived anew
   trailsentry verify [flags] PATH      prove a trail's log files were not altered, deleted or cut off
   trailsentry policy explain|suggest|generate|diff|analyze  least privilege from CloudTrail and IAM policies
@@ -60,6 +61,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runFindings(ctx, rest, stdout, stderr)
 	case "watch":
 		return runWatch(ctx, rest, stdout, stderr)
+	case "lambda":
+		return runLambda(ctx, rest, stdout, stderr)
 	case "policy":
 		return runPolicy(ctx, rest, stdin, stdout, stderr)
 	case "version", "--version", "-version":
