@@ -44,6 +44,10 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad usage or unrea
 // Run runs one trailsentry command line and returns its exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
+		if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+			// Deployed as a Lambda function's bootstrap: run its handler.
+			return runLambda(ctx, nil, stdout, stderr)
+		}
 		fmt.Fprint(stderr, usage)
 		return ExitUsage
 	}
