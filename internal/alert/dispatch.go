@@ -26,6 +26,8 @@ type Dispatcher struct {
 	now    func() time.Time
 	jitter func() float64 // in [0, 1)
 	log    *slog.Logger
+
+	onResult func(sink string, m store.OutboxMessage, state store.OutboxState)
 }
 
 // DispatchOptions are a Dispatcher's optional parts.
@@ -38,12 +40,15 @@ type DispatchOptions struct {
 	// Jitter returns numbers in [0, 1) (default math/rand/v2).
 	Jitter func() float64
 	Logger *slog.Logger // default: discard
+	// OnResult, when set, is told what became of each row a pass sent —
+	// delivered, failed or to be retried — for metrics.
+	OnResult func(sink string, m store.OutboxMessage, state store.OutboxState)
 }
 
 // NewDispatcher makes a dispatcher for the sinks over outbox.
 func NewDispatcher(outbox store.Outbox, sinks []Sink, cfg OutboxConfig, opts DispatchOptions) *Dispatcher {
 	d := &Dispatcher{outbox: outbox, sinks: sinks, cfg: cfg.withDefaults(), owner: opts.Owner, now: opts.Now,
-		jitter: opts.Jitter, log: opts.Logger}
+		jitter: opts.Jitter, log: opts.Logger, onResult: opts.OnResult}
 	if d.owner == "" {
 		host, _ := os.Hostname()
 		d.owner = host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatUint(rand.Uint64()>>32, 16)
@@ -164,6 +169,9 @@ func (d *Dispatcher) batch(ctx context.Context, sink Sink) (DispatchStats, int, 
 	var out []store.OutboxResult
 	for _, r := range results {
 		res := d.outcome(r.Message, r.Err, done)
+		if d.onResult != nil {
+			d.onResult(sink.Name(), r.Message, res.State)
+		}
 		switch res.State {
 		case store.OutboxDelivered:
 			st.Delivered++

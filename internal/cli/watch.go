@@ -143,12 +143,13 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	var wg sync.WaitGroup
 	if len(alerts.Sinks) > 0 {
-		d := alert.NewDispatcher(st, alerts.Sinks, alerts.Outbox, alert.DispatchOptions{Logger: log})
+		d := alert.NewDispatcher(st, alerts.Sinks, alerts.Outbox, alert.DispatchOptions{Logger: log, OnResult: w.alertResult})
 		wg.Add(1)
 		go func() { defer wg.Done(); w.dispatch(ctx, d, o.dispatchEvery, idle > 0) }()
 	}
 	w.lastWork.Store(time.Now().UnixNano())
 	go w.watchDigests(ctx, time.Minute)
+	go w.sourceStats(ctx, sources, sourceNames(o), 5*time.Second)
 	if idle > 0 {
 		go w.exitWhenIdle(ctx, idle, stop)
 	}
@@ -527,6 +528,59 @@ func (w *watcher) process(ctx context.Context, b *ingest.Batch, opener *ingest.O
 		w.log.Info("alerts queued", "source", b.Source, "batch", b.ID, "rows", alerted)
 	}
 	return err
+}
+
+// alertResult counts what became of an alert: the latency histogram runs
+// from the alert's enqueueing (its batch's commit) to its delivery.
+func (w *watcher) alertResult(sink string, m store.OutboxMessage, state store.OutboxState) {
+	switch state {
+	case store.OutboxDelivered:
+		w.metrics.AlertSent(sink, m.EnqueuedAt)
+	default:
+		w.metrics.AlertFailed(sink)
+	}
+}
+
+// sourceStats copies the sources' counters into the metrics, every
+// interval, and the outbox backlog beside them.
+func (w *watcher) sourceStats(ctx context.Context, sources []ingest.Source, names []string, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := make([]ingest.Stats, len(sources))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for i, src := range sources {
+			s, p := src.Stats(), last[i]
+			name := names[i]
+			w.metrics.SetMessagesInFlight(name, int(s.InFlight))
+			w.metrics.MessagesReceived(name, int(s.Batches-p.Batches))
+			w.metrics.MessagesDeleted(name, int(s.Acked-p.Acked))
+			w.metrics.MessagesPoison(name, int(s.SetAside-p.SetAside))
+			last[i] = s
+		}
+		if n, err := w.pending(); err == nil {
+			w.metrics.SetOutboxBacklog("all", n)
+		}
+	}
+}
+
+// sourceNames names the sources watchSources builds, in its order.
+func sourceNames(o watchOptions) []string {
+	var out []string
+	for _, q := range o.queues {
+		out = append(out, "sqs:"+q)
+	}
+	for _, p := range o.polls {
+		out = append(out, "s3poll:"+p)
+	}
+	if len(o.regions) > 0 {
+		out = append(out, "lookup")
+	}
+	return out
 }
 
 // watchDigests raises a finding for each live trail whose next digest is
