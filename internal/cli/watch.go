@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,6 +43,80 @@ once end to end, and a redelivered message never alerts twice.`
 type watchConfig struct {
 	Suppressions []finding.Suppression `yaml:"suppressions"`
 	Alerts       *alert.Config         `yaml:"alerts"`
+	Watch        *watchSection         `yaml:"watch"`
+}
+
+// watchSection is watch's own settings in --config; a flag given on the
+// command line wins over the environment, which wins over the file.
+//
+//	watch:
+//	  state: postgres://trailsentry@db/trailsentry
+//	  sqs_queues: [https://sqs.us-east-1.amazonaws.com/111122223333/trail-logs]
+//	  s3_polls: [s3://my-trail-bucket/AWSLogs/]
+//	  lookup_regions: [us-east-1]
+//	  listen: 127.0.0.1:9466
+//	  public_keys: [/etc/trailsentry/cloudtrail-us-east-1.pem]
+//	  digest_grace: 30m
+type watchSection struct {
+	State         string   `yaml:"state"`
+	SQSQueues     []string `yaml:"sqs_queues"`
+	S3Polls       []string `yaml:"s3_polls"`
+	LookupRegions []string `yaml:"lookup_regions"`
+	Listen        *string  `yaml:"listen"`
+	PublicKeys    []string `yaml:"public_keys"`
+	DigestGrace   string   `yaml:"digest_grace"`
+	Learning      string   `yaml:"learning"`
+}
+
+// watchSettings fills the options no flag set from the environment
+// (TRAILSENTRY_STATE, TRAILSENTRY_SQS_QUEUE, comma-separated) and then
+// from --config's watch: section.
+func watchSettings(o *watchOptions, flagSet map[string]bool) error {
+	var w watchSection
+	if o.config != "" {
+		c, _, err := loadWatchConfig(o.config)
+		if err != nil {
+			return err
+		}
+		if c.Watch != nil {
+			w = *c.Watch
+		}
+	}
+	if v := os.Getenv("TRAILSENTRY_STATE"); v != "" {
+		w.State = v
+	}
+	if v := os.Getenv("TRAILSENTRY_SQS_QUEUE"); v != "" {
+		w.SQSQueues = splitList(v)
+	}
+	if !flagSet["state"] && w.State != "" {
+		o.state = w.State
+	}
+	if !flagSet["sqs-queue"] {
+		o.queues = append(o.queues, w.SQSQueues...)
+	}
+	if !flagSet["s3-poll"] {
+		o.polls = append(o.polls, w.S3Polls...)
+	}
+	if !flagSet["lookup-region"] {
+		o.regions = append(o.regions, w.LookupRegions...)
+	}
+	if !flagSet["listen"] && w.Listen != nil {
+		o.listen = *w.Listen
+	}
+	if !flagSet["public-key"] {
+		o.publicKeys = append(o.publicKeys, w.PublicKeys...)
+	}
+	if !flagSet["learning"] && w.Learning != "" {
+		o.learning = w.Learning
+	}
+	if !flagSet["digest-grace"] && w.DigestGrace != "" {
+		d, err := parseSpan(w.DigestGrace)
+		if err != nil {
+			return fmt.Errorf("--config watch.digest_grace: %w", err)
+		}
+		o.digestGrace = d
+	}
+	return nil
 }
 
 type watchOptions struct {
@@ -85,9 +160,14 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(rest) > 0 {
 		return usageError(stderr, fmt.Errorf("watch takes no PATH (got %q): give --sqs-queue, --s3-poll or --lookup-region", rest[0]))
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if err := watchSettings(&o, given); err != nil {
+		return usageError(stderr, err)
+	}
 	if len(o.queues)+len(o.polls)+len(o.regions) == 0 {
 		fs.Usage()
-		return usageError(stderr, errors.New("watch needs a source: --sqs-queue, --s3-poll or --lookup-region"))
+		return usageError(stderr, errors.New("watch needs a source: --sqs-queue, --s3-poll or --lookup-region (or --config's watch: section, or TRAILSENTRY_SQS_QUEUE)"))
 	}
 	if _, err := parseSpan(o.learning); err != nil {
 		return usageError(stderr, fmt.Errorf("--learning: %w", err))

@@ -370,3 +370,31 @@ func TestWatchLatency(t *testing.T) {
 		t.Errorf("p99 %v", p99)
 	}
 }
+
+// watch's settings come from flags, else the environment, else --config's
+// watch: section.
+func TestWatchSettingsPrecedence(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "trailsentry.yaml")
+	writeFile(t, cfg, []byte(`watch:
+  state: /var/lib/trailsentry/file.db
+  sqs_queues: [https://sqs.us-east-1.amazonaws.com/111122223333/from-file]
+  s3_polls: [s3://trail-bucket/AWSLogs/]
+  listen: ""
+  digest_grace: 45m
+`))
+	o := watchOptions{config: cfg, state: "default", listen: "127.0.0.1:9466", learning: "7d", digestGrace: 30 * time.Minute}
+	t.Setenv("TRAILSENTRY_STATE", "postgres://db/from-env")
+	t.Setenv("TRAILSENTRY_SQS_QUEUE", "")
+	if err := watchSettings(&o, map[string]bool{"s3-poll": true}); err != nil {
+		t.Fatal(err)
+	}
+	if o.state != "postgres://db/from-env" || len(o.queues) != 1 || !strings.HasSuffix(o.queues[0], "from-file") ||
+		len(o.polls) != 0 || o.listen != "" || o.digestGrace != 45*time.Minute {
+		t.Errorf("settings %+v", o)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	writeFile(t, bad, []byte("watch:\n  sqs_queue: typo\n"))
+	if err := watchSettings(&watchOptions{config: bad}, nil); err == nil {
+		t.Error("an unknown key in watch: was accepted")
+	}
+}
