@@ -393,3 +393,57 @@ func TestDispatchLeaseAndGiveUp(t *testing.T) {
 		t.Errorf("permanent failure: %+v", failed[1])
 	}
 }
+
+// A sink down for five minutes — every dispatcher pass in between refused —
+// loses nothing: when it comes back, every alert is delivered, once.
+func TestDispatchSinkDownFiveMinutes(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	rcv := newReceiver(t, clk)
+	t.Setenv("TS_HOOK_URL", "http://"+rcv.addr+"/hooks/trailsentry")
+	t.Setenv("TS_HOOK_KEY", string(rcv.key))
+	cfg, err := LoadConfig([]byte("alerts:\n  outbox: {initial_backoff: 10s, max_backoff: 2m}\n  sinks:\n    - name: soar\n      min_severity: low\n      webhook: {url: env:TS_HOOK_URL, hmac_key: env:TS_HOOK_KEY}\n      timeout: 2s\n"), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := Build(context.Background(), cfg, Options{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fs := append(goldenFindings(t), deniedFinding(t))
+	want := commit(t, st, set.Router, clk.now(), "m1", fs)
+	if want == 0 {
+		t.Fatal("nothing routed")
+	}
+	d := NewDispatcher(st, set.Sinks, set.Outbox, DispatchOptions{Owner: "worker-a", Now: clk.now, Jitter: func() float64 { return 0.5 }})
+	// Five minutes down, a pass every ten seconds.
+	for elapsed := time.Duration(0); elapsed < 5*time.Minute; elapsed += 10 * time.Second {
+		if s, err := d.DispatchOnce(context.Background()); err != nil || s.Delivered != 0 || s.Failed != 0 {
+			t.Fatalf("at %v while down: %+v, %v", elapsed, s, err)
+		}
+		clk.advance(10 * time.Second)
+	}
+	if n := len(rows(t, st, store.OutboxPending)); n != want {
+		t.Fatalf("%d rows pending after the outage, want %d", n, want)
+	}
+	rcv.start(t)
+	for range 20 { // the backoff has grown to two minutes: passes until it comes due
+		if _, err := d.DispatchOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		clk.advance(10 * time.Second)
+	}
+	got, _ := rcv.counts()
+	if len(got) != want {
+		t.Errorf("%d of %d alerts delivered after the outage", len(got), want)
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Errorf("alert %s delivered %d times", id, n)
+		}
+	}
+}
