@@ -104,7 +104,9 @@ func TestWatchTwoWorkersOneKilled(t *testing.T) {
 	cfg := filepath.Join(dir, "trailsentry.yaml")
 	// A short lease: the rows the killed watcher had claimed are sent by
 	// another once it runs out.
-	writeFile(t, cfg, []byte("alerts:\n  outbox: {lease: 3s}\n  sinks:\n    - name: soc\n      min_severity: low\n      timeout: 2s\n      webhook: {url: env:TEST_WEBHOOK_URL}\n"))
+	jsonl := filepath.Join(dir, "alerts.jsonl")
+	writeFile(t, cfg, []byte("alerts:\n  outbox: {lease: 3s}\n  sinks:\n    - name: soc\n      min_severity: low\n      timeout: 2s\n      webhook: {url: env:TEST_WEBHOOK_URL}\n"+
+		"    - name: archive\n      min_severity: low\n      timeout: 2s\n      file: {path: "+jsonl+"}\n"))
 	env := append(os.Environ(), "TEST_WEBHOOK_URL="+hooks.URL)
 	watcher := func(idle string) *exec.Cmd {
 		cmd := exec.Command(bin, "watch", "--state", dsn, "--sqs-queue", queue, "--config", cfg, "--s3-path-style",
@@ -157,6 +159,31 @@ func TestWatchTwoWorkersOneKilled(t *testing.T) {
 	t.Logf("%d alerts over two watchers, one killed and restarted; %d of %d planted events in alerted findings", len(byID), len(planted)-missed, len(planted))
 	if len(byID) == 0 || missed > 0 {
 		t.Errorf("%d of %d planted events were in no alert", missed, len(planted))
+	}
+	// The second sink got the same alerts, each once: the file holds one
+	// line per alert, the same findings as the webhook.
+	data, err := os.ReadFile(jsonl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	perFinding := map[string]int{}
+	for _, l := range lines {
+		var f struct{ ID string }
+		json.Unmarshal([]byte(l), &f)
+		perFinding[f.ID]++
+	}
+	webhookPerFinding := map[string]int{}
+	for id := range byID {
+		webhookPerFinding[strings.SplitN(id, "/", 2)[0]]++
+	}
+	if len(lines) != len(byID) || len(perFinding) != len(webhookPerFinding) {
+		t.Errorf("file sink: %d lines for %d findings; webhook: %d alerts for %d findings", len(lines), len(perFinding), len(byID), len(webhookPerFinding))
+	}
+	for id, n := range webhookPerFinding {
+		if perFinding[id] != n {
+			t.Errorf("finding %s: %d alerts to the webhook, %d to the file", id, n, perFinding[id])
+		}
 	}
 	attrs, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queue), AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}})
 	if err != nil {
