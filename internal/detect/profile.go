@@ -303,8 +303,9 @@ func (b *ProfileBatch) add(k profileKey, s Sighting) {
 
 // whereShape is who called and from where.
 type whereShape struct {
-	account, principal, region, country, family, key, session string
-	net                                                       network
+	account, principal, region, country, family, key string
+	session                                          string // set on a miss only; always "" in the map's keys
+	net                                              network
 }
 
 // whatEntries are the entries of a whatShape, and those of the hour its
@@ -360,15 +361,18 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 	}
 	if key := ev.Str(event.IdentityAccessKeyID); isAccessKeyID(key) {
 		where.key = key
-		if where.principal != "" {
-			where.session = v.Session()
-		}
 	}
 	entries := b.where[where]
 	if entries == nil {
+		// A temporary key is one session's: its name is looked up only
+		// when the shape is new (it is not part of the shape's key).
+		if where.key != "" && where.principal != "" {
+			where.session = v.Session()
+		}
 		entries = b.whereEntries(&where)
 		w := where
-		cloneStrings(&w.account, &w.principal, &w.region, &w.country, &w.family, &w.key, &w.session)
+		w.session = ""
+		cloneStrings(&w.account, &w.principal, &w.region, &w.country, &w.family, &w.key)
 		b.where[w] = entries
 	}
 	for _, a := range entries {
