@@ -85,23 +85,43 @@ type memTx struct {
 	done  bool
 	undo  []func()
 
-	undoBaselines []baselineUndo // Observe's, undone before the rest
+	// The hot writes log their undo as data, not closures — a closure each
+	// would dominate their cost; log keeps every write's place, so that
+	// rollback undoes them all in reverse order, whatever their kind.
+	undoBaselines   []baselineUndo
+	undoOccurrences []Occurrence
+	log             []undoRef
+}
+
+// undoRef is one write to undo: an index into undo, undoBaselines or
+// undoOccurrences.
+type undoRef struct {
+	kind uint8 // 0 closure, 1 baseline, 2 occurrence
+	i    int32
+}
+
+func (tx *memTx) onUndo(fn func()) {
+	tx.log = append(tx.log, undoRef{0, int32(len(tx.undo))})
+	tx.undo = append(tx.undo, fn)
 }
 
 func (tx *memTx) rollback() {
-	for i := len(tx.undoBaselines) - 1; i >= 0; i-- {
-		u := tx.undoBaselines[i]
-		if u.had {
-			*tx.m.baselines[u.k] = u.old
-		} else {
-			tx.m.removeBaseline(u.k)
+	for j := len(tx.log) - 1; j >= 0; j-- {
+		switch r := tx.log[j]; r.kind {
+		case 0:
+			tx.undo[r.i]()
+		case 1:
+			u := tx.undoBaselines[r.i]
+			if u.had {
+				*tx.m.baselines[u.k] = u.old
+			} else {
+				tx.m.removeBaseline(u.k)
+			}
+		case 2:
+			tx.m.removeOccurrence(tx.undoOccurrences[r.i])
 		}
 	}
-	tx.undoBaselines = nil
-	for i := len(tx.undo) - 1; i >= 0; i-- {
-		tx.undo[i]()
-	}
-	tx.undo = nil
+	tx.undo, tx.undoBaselines, tx.undoOccurrences, tx.log = nil, nil, nil, nil
 }
 
 func (tx *memTx) check(ctx context.Context) error {
@@ -238,7 +258,8 @@ func (tx *memTx) AddOccurrences(ctx context.Context, occ []Occurrence) ([]bool, 
 		list := m.occurrences[sg]
 		j, _ := slices.BinarySearchFunc(list, o, CompareOccurrences)
 		m.occurrences[sg] = slices.Insert(list, j, o)
-		tx.undo = append(tx.undo, func() { m.removeOccurrence(o) })
+		tx.log = append(tx.log, undoRef{2, int32(len(tx.undoOccurrences))})
+		tx.undoOccurrences = append(tx.undoOccurrences, o)
 	}
 	return fresh, nil
 }
@@ -286,6 +307,7 @@ func (tx *memTx) Observe(ctx context.Context, obs []Observation) ([]Baseline, er
 			m.addScopeValue(k)
 		}
 		ptrs[i] = b
+		tx.log = append(tx.log, undoRef{1, int32(len(tx.undoBaselines))})
 		tx.undoBaselines = append(tx.undoBaselines, baselineUndo{k, old, had})
 	}
 	out := make([]Baseline, len(canon))
@@ -343,7 +365,7 @@ func (tx *memTx) UpsertFindings(ctx context.Context, recs []FindingRecord) ([]Fi
 			r = MergeFindingRecords(old, r)
 		}
 		m.findings[r.ID] = r
-		tx.undo = append(tx.undo, func() {
+		tx.onUndo(func() {
 			if had {
 				m.findings[r.ID] = old
 			} else {
@@ -367,7 +389,7 @@ func (tx *memTx) SetCheckpoints(ctx context.Context, cps []Checkpoint) error {
 		c = c.Canonical()
 		old, had := m.checkpoints[c.Key]
 		m.checkpoints[c.Key] = c
-		tx.undo = append(tx.undo, func() {
+		tx.onUndo(func() {
 			if had {
 				m.checkpoints[c.Key] = old
 			} else {
@@ -399,7 +421,7 @@ func (tx *memTx) Evict(ctx context.Context, r Retention) (Evicted, error) {
 			}
 			n.Occurrences += int64(cut)
 			if cut > 0 {
-				tx.undo = append(tx.undo, func() {
+				tx.onUndo(func() {
 					for _, o := range gone {
 						m.occKeys[o.Key()] = struct{}{}
 					}
@@ -413,7 +435,7 @@ func (tx *memTx) Evict(ctx context.Context, r Retention) (Evicted, error) {
 			if b.Last.Time.Before(r.Observations) {
 				m.removeBaseline(k)
 				n.Observations++
-				tx.undo = append(tx.undo, func() {
+				tx.onUndo(func() {
 					m.baselines[k] = b
 					m.addScopeValue(k)
 				})
@@ -425,7 +447,7 @@ func (tx *memTx) Evict(ctx context.Context, r Retention) (Evicted, error) {
 			if !f.LastSeen.IsZero() && f.LastSeen.Before(r.Findings) {
 				delete(m.findings, id)
 				n.Findings++
-				tx.undo = append(tx.undo, func() { m.findings[id] = f })
+				tx.onUndo(func() { m.findings[id] = f })
 			}
 		}
 	}
@@ -434,7 +456,7 @@ func (tx *memTx) Evict(ctx context.Context, r Retention) (Evicted, error) {
 			if !c.Time.IsZero() && c.Time.Before(r.Checkpoints) {
 				delete(m.checkpoints, k)
 				n.Checkpoints++
-				tx.undo = append(tx.undo, func() { m.checkpoints[k] = c })
+				tx.onUndo(func() { m.checkpoints[k] = c })
 			}
 		}
 	}
