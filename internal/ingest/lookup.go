@@ -217,21 +217,8 @@ func (l *Lookup) load(ctx context.Context, key string, state any) (*lookupState,
 	if st, ok := state.(*lookupState); ok {
 		return st, nil
 	}
-	if l.cfg.Checkpoints != nil {
-		cps, err := l.cfg.Checkpoints(ctx, []string{key})
-		if err != nil {
-			return nil, err
-		}
-		for _, cp := range cps {
-			if cp.Key != key {
-				continue
-			}
-			var st lookupState
-			if err := json.Unmarshal([]byte(cp.Value), &st); err != nil {
-				return nil, fmt.Errorf("checkpoint %s: %w", key, err)
-			}
-			return &st, nil
-		}
+	if st, err := storedState[lookupState](ctx, l.cfg.Checkpoints, key); err != nil || st != nil {
+		return st, err
 	}
 	return &lookupState{Cursor: l.cfg.Since.Add(l.cfg.Overlap)}, nil
 }

@@ -207,21 +207,8 @@ func (s *S3Poll) load(ctx context.Context, key, folder string, state any) (*poll
 	if st, ok := state.(*pollState); ok {
 		return st, nil
 	}
-	if s.cfg.Checkpoints != nil {
-		cps, err := s.cfg.Checkpoints(ctx, []string{key})
-		if err != nil {
-			return nil, err
-		}
-		for _, cp := range cps {
-			if cp.Key != key {
-				continue
-			}
-			var st pollState
-			if err := json.Unmarshal([]byte(cp.Value), &st); err != nil {
-				return nil, fmt.Errorf("checkpoint %s: %w", key, err)
-			}
-			return &st, nil
-		}
+	if st, err := storedState[pollState](ctx, s.cfg.Checkpoints, key); err != nil || st != nil {
+		return st, err
 	}
 	st := &pollState{}
 	if parseLayout(folder).lvl == levelRegion {

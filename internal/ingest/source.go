@@ -24,7 +24,9 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -151,6 +153,29 @@ func (c *counters) stats() Stats {
 // (an account/region prefix, a region) to resume where the last run
 // committed. Keys with nothing stored are left out.
 type CheckpointLoader func(ctx context.Context, keys []string) ([]detect.Checkpoint, error)
+
+// storedState reads the JSON state a polling source keeps under key; nil
+// when there is no loader or nothing is stored.
+func storedState[T any](ctx context.Context, load CheckpointLoader, key string) (*T, error) {
+	if load == nil {
+		return nil, nil
+	}
+	cps, err := load(ctx, []string{key})
+	if err != nil {
+		return nil, err
+	}
+	for _, cp := range cps {
+		if cp.Key != key {
+			continue
+		}
+		var st T
+		if err := json.Unmarshal([]byte(cp.Value), &st); err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", key, err)
+		}
+		return &st, nil
+	}
+	return nil, nil
+}
 
 // IsDigest reports whether an object is a CloudTrail digest file, by its
 // folder (AWSLogs/.../CloudTrail-Digest/...), so that a caller can route it
