@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -224,23 +223,11 @@ func callOf(v *enrich.View) policy.Call {
 	return c
 }
 
-// networkName is where a call came from, as profiles compare places: the
-// autonomous system with an ASN database, else the public address's /24
-// (/48 for IPv6); "" for private addresses and AWS services.
+// networkName is where a call came from, as profiles compare places
+// (enrich.View.Network); "" for private addresses and AWS services.
 func networkName(v *enrich.View) string {
-	if v.SourceKind() != enrich.SourcePublic {
-		return ""
-	}
-	if asn, _, ok := v.ASN(); ok {
-		return "AS" + strconv.FormatUint(uint64(asn), 10)
-	}
-	a := v.SourceAddr()
-	bits := 24
-	if a.Is6() {
-		bits = 48
-	}
-	if p, err := a.Prefix(bits); err == nil {
-		return p.String()
+	if n, ok := v.Network(); ok {
+		return n.String()
 	}
 	return ""
 }

@@ -3,8 +3,6 @@ package detect
 import (
 	"context"
 	"math"
-	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -144,7 +142,7 @@ type profileKey struct {
 	subject string
 	value   string
 	extra   string // appended to value after a space: a session's name; an actor
-	net     network
+	net     enrich.Network
 	hour    int64 // kindRiskHour: Unix hours
 }
 
@@ -305,7 +303,7 @@ func (b *ProfileBatch) add(k profileKey, s Sighting) {
 type whereShape struct {
 	account, principal, region, country, family, key string
 	session                                          string // set on a miss only; always "" in the map's keys
-	net                                              network
+	net                                              enrich.Network
 }
 
 // whatEntries are the entries of a whatShape, and those of the hour its
@@ -354,7 +352,7 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 		b.newest = ev.Time
 	}
 	where := whereShape{account: ev.Account(), principal: principalOf(ev), region: ev.Str(event.AWSRegion)}
-	where.net, _ = networkOf(v)
+	where.net, _ = v.Network()
 	where.country, _ = v.Country()
 	if where.principal != "" {
 		where.family = v.UserAgentFamily()
@@ -417,14 +415,14 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 			}
 		}
 	}
-	b.observeIssue(v, ev, s.Sighting, where.account, where.net, where.net.valid())
+	b.observeIssue(v, ev, s.Sighting, where.account, where.net, where.net.Valid())
 }
 
 // whereEntries returns the entries an event of the shape feeds.
 func (b *ProfileBatch) whereEntries(sh *whereShape) []*profileAgg {
 	var out []*profileAgg
 	add := func(k profileKey) { out = append(out, b.entry(k)) }
-	netOK := sh.net.valid()
+	netOK := sh.net.Valid()
 	if a := sh.account; a != "" {
 		add(profileKey{kind: kindActiveAccount, subject: a})
 		if sh.region != "" {
@@ -488,7 +486,7 @@ func (b *ProfileBatch) whatEntries(sh *whatShape) []*profileAgg {
 // observeIssue records where credentials came from: the network the
 // temporary credentials an STS call returned were issued to, the user an
 // access key was created for, the users created.
-func (b *ProfileBatch) observeIssue(v *enrich.View, ev *event.Event, s Sighting, account string, net network, netOK bool) {
+func (b *ProfileBatch) observeIssue(v *enrich.View, ev *event.Event, s Sighting, account string, net enrich.Network, netOK bool) {
 	switch ev.Str(event.EventSource) {
 	case "sts.amazonaws.com":
 		key := ev.First(pathIssuedKey).Text()
@@ -564,42 +562,6 @@ func isAccessKeyID(s string) bool {
 	return len(s) >= 16 && len(s) <= 128 && (strings.HasPrefix(s, "AKIA") || strings.HasPrefix(s, "ASIA"))
 }
 
-// network is where a call came from, as profiles compare it: the caller's
-// autonomous system when an ASN database is configured, else the public
-// address's /24 (IPv4) or /48 (IPv6).
-type network struct {
-	asn    uint32
-	prefix netip.Prefix
-}
-
-func (n network) valid() bool { return n.asn != 0 || n.prefix.IsValid() }
-
-func (n network) String() string {
-	if n.asn != 0 {
-		return "AS" + strconv.FormatUint(uint64(n.asn), 10)
-	}
-	return n.prefix.String()
-}
-
-// networkOf is the network of the call in v. Private addresses (a VPC
-// endpoint, inside a VPC) and AWS services have none: a workload's own
-// calls through its VPC are not a new place.
-func networkOf(v *enrich.View) (network, bool) {
-	if v.SourceKind() != enrich.SourcePublic {
-		return network{}, false
-	}
-	if asn, _, ok := v.ASN(); ok {
-		return network{asn: asn}, true
-	}
-	a := v.SourceAddr()
-	bits := 24
-	if a.Is6() {
-		bits = 48
-	}
-	p, err := a.Prefix(bits)
-	return network{prefix: p}, err == nil
-}
-
 // Observations turns the batch into observations for Tx.Observe, one per
 // entry (its first and last sighting and its count), and empties it.
 func (b *ProfileBatch) Observations() []Observation {
@@ -607,7 +569,7 @@ func (b *ProfileBatch) Observations() []Observation {
 	for k, a := range b.entries {
 		subject, value := k.subject, k.value
 		switch {
-		case k.net.valid():
+		case k.net.Valid():
 			value = k.net.String()
 		case k.kind == kindKeySession:
 			value += " " + k.extra

@@ -3,6 +3,7 @@ package enrich
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/trailsentry/trailsentry/internal/event"
@@ -20,6 +21,44 @@ func (v *View) SourceKind() string {
 func (v *View) SourceAddr() netip.Addr {
 	v.resolveSource()
 	return v.addr
+}
+
+// Network is where a call came from, as a place to compare calls by: the
+// caller's autonomous system when an ASN database is configured, else its
+// public address's /24 (IPv4) or /48 (IPv6).
+type Network struct {
+	ASN    uint32
+	Prefix netip.Prefix
+}
+
+// Valid reports whether n names a network.
+func (n Network) Valid() bool { return n.ASN != 0 || n.Prefix.IsValid() }
+
+// String is "AS<number>" or the prefix.
+func (n Network) String() string {
+	if n.ASN != 0 {
+		return "AS" + strconv.FormatUint(uint64(n.ASN), 10)
+	}
+	return n.Prefix.String()
+}
+
+// Network is the network of the call. Private addresses (a VPC endpoint,
+// inside a VPC) and AWS services have none: a workload's own calls through
+// its VPC are not a new place.
+func (v *View) Network() (Network, bool) {
+	if v.SourceKind() != SourcePublic {
+		return Network{}, false
+	}
+	if asn, _, ok := v.ASN(); ok {
+		return Network{ASN: asn}, true
+	}
+	a := v.SourceAddr()
+	bits := 24
+	if a.Is6() {
+		bits = 48
+	}
+	p, err := a.Prefix(bits)
+	return Network{Prefix: p}, err == nil
 }
 
 func (v *View) resolveSource() {
