@@ -31,19 +31,27 @@ func loadConfig(path string, now time.Time) (*finding.Suppressions, []string, er
 	if path == "" {
 		return nil, nil, nil
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--config: %w", err)
-	}
 	var c config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, nil, fmt.Errorf("--config %s: %w", path, err)
+	if err := decodeConfig(path, &c); err != nil {
+		return nil, nil, err
 	}
 	s, notes, err := finding.NewSuppressions(c.Suppressions, now)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--config %s: %w", path, err)
 	}
 	return s, notes, nil
+}
+
+// decodeConfig decodes the YAML file path into c, refusing unknown keys.
+func decodeConfig(path string, c any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	return nil
 }

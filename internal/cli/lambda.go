@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -72,9 +71,7 @@ func newLambdaHandler(ctx context.Context, stdout, stderr io.Writer) (*lambdaHan
 	if o.state == "" {
 		return nil, nil, errors.New("TRAILSENTRY_STATE is not set")
 	}
-	for _, p := range splitList(os.Getenv("TRAILSENTRY_PUBLIC_KEYS")) {
-		o.publicKeys = append(o.publicKeys, p)
-	}
+	o.publicKeys.Set(os.Getenv("TRAILSENTRY_PUBLIC_KEYS"))
 	w, alerts, err := prepareWatcher(ctx, o, stdout, log)
 	if err != nil {
 		return nil, nil, err
@@ -84,16 +81,6 @@ func newLambdaHandler(ctx context.Context, stdout, stderr io.Writer) (*lambdaHan
 		h.dispatch = alert.NewDispatcher(w.st, alerts.Sinks, alerts.Outbox, alert.DispatchOptions{Logger: log})
 	}
 	return h, func() { w.st.Close() }, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // sqsEvent is an SQS invocation: the messages, as Lambda delivers them.

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/trailsentry/trailsentry/internal/alert"
 	"github.com/trailsentry/trailsentry/internal/detect"
@@ -86,7 +85,9 @@ func watchSettings(o *watchOptions, flagSet map[string]bool) error {
 		w.State = v
 	}
 	if v := os.Getenv("TRAILSENTRY_SQS_QUEUE"); v != "" {
-		w.SQSQueues = splitList(v)
+		var l listFlag
+		l.Set(v)
+		w.SQSQueues = l
 	}
 	if !flagSet["state"] && w.State != "" {
 		o.state = w.State
@@ -333,14 +334,8 @@ func loadWatchConfig(path string) (watchConfig, *finding.Suppressions, error) {
 	if path == "" {
 		return c, nil, nil
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return c, nil, fmt.Errorf("--config: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return c, nil, fmt.Errorf("--config %s: %w", path, err)
+	if err := decodeConfig(path, &c); err != nil {
+		return c, nil, err
 	}
 	s, _, err := finding.NewSuppressions(c.Suppressions, time.Now())
 	if err != nil {
