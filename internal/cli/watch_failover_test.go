@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,12 +18,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/trailsentry/trailsentry/internal/alert"
 	"github.com/trailsentry/trailsentry/internal/corpus"
 	"github.com/trailsentry/trailsentry/internal/ingest/s3test"
 	"github.com/trailsentry/trailsentry/internal/ingest/sqstest"
+	"github.com/trailsentry/trailsentry/internal/store/storetest"
 )
 
 // Two watchers share one queue and one PostgreSQL state; one is killed
@@ -33,12 +32,11 @@ import (
 // alerted. Runs when TRAILSENTRY_TEST_POSTGRES names a server (.ci/run
 // starts one).
 func TestWatchTwoWorkersOneKilled(t *testing.T) {
-	base := os.Getenv("TRAILSENTRY_TEST_POSTGRES")
-	if base == "" || testing.Short() {
-		t.Skip("needs TRAILSENTRY_TEST_POSTGRES")
+	if testing.Short() {
+		t.Skip("builds the binary and starts local S3 and SQS servers")
 	}
 	ctx := context.Background()
-	dsn := pgSchemaDSN(t, base)
+	dsn := storetest.PostgresSchema(t)
 
 	bin := filepath.Join(t.TempDir(), "trailsentry")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/trailsentry/trailsentry/cmd/trailsentry").CombinedOutput(); err != nil {
@@ -192,36 +190,6 @@ func TestWatchTwoWorkersOneKilled(t *testing.T) {
 	if attrs.Attributes["ApproximateNumberOfMessages"] != "0" || attrs.Attributes["ApproximateNumberOfMessagesNotVisible"] != "0" {
 		t.Errorf("queue not emptied: %v", attrs.Attributes)
 	}
-}
-
-// pgSchemaDSN makes a schema of its own for a test in the server base
-// names, dropped at the end, and returns a DSN that uses it.
-func pgSchemaDSN(t *testing.T, base string) string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	schema := fmt.Sprintf("ts_watch_%d", os.Getpid())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(ctx, base); err == nil {
-			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qv := u.Query()
-	qv.Set("search_path", schema)
-	u.RawQuery = qv.Encode()
-	return u.String()
 }
 
 // lockedBuilder collects a process's output from its two pipes.

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -39,50 +38,11 @@ func sqliteState(tb testing.TB) func(testing.TB) detect.State {
 	return func(tb testing.TB) detect.State { return openT(tb, path) }
 }
 
-func postgresDSN(tb testing.TB) string {
-	dsn := os.Getenv(postgresEnv)
-	if dsn == "" {
-		tb.Skipf("%s is not set: skipping the PostgreSQL store tests (.ci/run starts a server and sets it)", postgresEnv)
-	}
-	return dsn
-}
-
-var schemaSeq atomic.Int64
+func postgresDSN(tb testing.TB) string { return storetest.PostgresDSN(tb) }
 
 // postgresSchema creates an empty schema for one test and returns a DSN that
-// uses it.
-func postgresSchema(tb testing.TB) string {
-	base := postgresDSN(tb)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		tb.Fatalf("connect to %s: %v", postgresEnv, err)
-	}
-	defer conn.Close(ctx)
-	schema := fmt.Sprintf("ts_test_%d_%d", os.Getpid(), schemaSeq.Add(1))
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("%s: %v", postgresEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// uses it (storetest.PostgresSchema).
+func postgresSchema(tb testing.TB) string { return storetest.PostgresSchema(tb) }
 
 func postgresState(tb testing.TB) func(testing.TB) detect.State {
 	dsn := postgresSchema(tb)
