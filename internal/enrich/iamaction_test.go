@@ -2,7 +2,6 @@ package enrich
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -439,23 +438,7 @@ func BenchmarkAuthorization(b *testing.B) {
 }
 
 func TestIAMReference(t *testing.T) {
-	const path = "../../docs/iam-actions.md"
-	want, err := IAMReference()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != want {
-		t.Errorf("%s is stale: run go test ./internal/enrich/ -run TestIAMReference -update", path)
-	}
+	want := checkGenerated(t, "../../docs/iam-actions.md", "TestIAMReference", IAMReference)
 	// Every line of the tables is documented.
 	e := newEnricher(t, Options{})
 	for _, r := range e.catalog.access.ruleList {

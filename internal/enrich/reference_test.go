@@ -9,9 +9,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite generated files")
 
-func TestReference(t *testing.T) {
-	const path = "../../docs/enrichment.md"
-	want, err := Reference()
+// checkGenerated compares a generated document with its file, rewriting
+// the file first under -update.
+func checkGenerated(t *testing.T, path, test string, generate func() (string, error)) string {
+	t.Helper()
+	want, err := generate()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,8 +27,13 @@ func TestReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(got) != want {
-		t.Errorf("%s is stale: run go test ./internal/enrich/ -run TestReference -update", path)
+		t.Errorf("%s is stale: run go test ./internal/enrich/ -run %s -update", path, test)
 	}
+	return want
+}
+
+func TestReference(t *testing.T) {
+	want := checkGenerated(t, "../../docs/enrichment.md", "TestReference", Reference)
 	// The reference documents every field and every catalog action.
 	for _, f := range Fields() {
 		if !strings.Contains(want, "| `"+f.Path+"` |") {
