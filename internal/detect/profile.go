@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"encoding/binary"
 	"math"
 	"strings"
 	"sync"
@@ -146,9 +147,20 @@ type profileKey struct {
 	hour    int64 // kindRiskHour: Unix hours
 }
 
-type profileAgg struct {
+// sightings are the first and last of count sightings (count 0: none).
+type sightings struct {
 	first, last stamp
 	count       int64
+}
+
+// profileAgg is an entry: its sightings since the last flush. An entry
+// outlives the flush when it was seen since the one before, so that the
+// next events of its shape find it; marked says it was (it is to be
+// written); key is its state key, spelled at its first flush.
+type profileAgg struct {
+	sightings
+	marked bool
+	key    BaselineKey
 }
 
 // stamp is a sighting as a batch keeps it: the time in Unix nanoseconds,
@@ -165,11 +177,19 @@ func (s stamp) sighting() Sighting { return Sighting{time.Unix(0, s.t).UTC(), s.
 
 // ProfileBatch is one worker's observations not yet written to the state.
 // It is not safe for concurrent use; give each worker its own.
+//
+// Entries and shapes live across flushes while they are in use: a flush
+// writes and resets the entries seen since the one before, and forgets
+// those that were not (and the shapes that were not), so a batch holds
+// about what two flushes' worth of events touch.
 type ProfileBatch struct {
 	p       *Profiler
 	entries map[profileKey]*profileAgg
-	where   map[whereShape][]*profileAgg // the entries of each shape seen since the last flush
-	what    map[whatShape]*whatEntries
+	pending int                      // entries marked since the last flush
+	where   map[string]*whereEntries // the entries of each shape, by shapeKey
+	what    map[string]*whatEntries
+	keyBuf  []byte
+	obs     []Observation // Flush's, kept for the next
 	// touched lists the subjects seen since the batch was made (not reset
 	// by Flush): what Evaluate looks at.
 	touched Touched
@@ -209,14 +229,14 @@ func (t *Touched) Merge(o Touched) {
 
 // NewBatch returns an empty batch.
 func (p *Profiler) NewBatch() *ProfileBatch {
-	return &ProfileBatch{p: p, entries: map[profileKey]*profileAgg{}, where: map[whereShape][]*profileAgg{}, what: map[whatShape]*whatEntries{}, touched: newTouched()}
+	return &ProfileBatch{p: p, entries: map[profileKey]*profileAgg{}, where: map[string]*whereEntries{}, what: map[string]*whatEntries{}, touched: newTouched()}
 }
 
 // Len is the number of distinct entries waiting to be flushed.
-func (b *ProfileBatch) Len() int { return len(b.entries) }
+func (b *ProfileBatch) Len() int { return b.pending }
 
 // Full reports whether the batch holds n entries: time to flush.
-func (b *ProfileBatch) Full(n int) bool { return len(b.entries) >= n }
+func (b *ProfileBatch) Full(n int) bool { return b.pending >= n }
 
 // maxShapes bounds the shapes a batch remembers: past it they are
 // forgotten (the entries stay), and found again as events need them.
@@ -273,8 +293,8 @@ func (s *sighting) own() stamp {
 	return s.at
 }
 
-// see records the sighting in a.
-func (a *profileAgg) see(s *sighting) {
+// record adds the sighting to a.
+func (a *sightings) record(s *sighting) {
 	switch {
 	case a.count == 0:
 		a.first = s.own()
@@ -287,31 +307,133 @@ func (a *profileAgg) see(s *sighting) {
 	a.count++
 }
 
+// merge adds o's sightings to a.
+func (a *sightings) merge(o *sightings) {
+	switch {
+	case o.count == 0:
+		return
+	case a.count == 0:
+		a.first, a.last = o.first, o.last
+	default:
+		if o.first.before(a.first) {
+			a.first = o.first
+		}
+		if a.last.before(o.last) {
+			a.last = o.last
+		}
+	}
+	a.count += o.count
+}
+
+// mark notes that the entries are to be written at the next flush.
+func (b *ProfileBatch) mark(aggs ...*profileAgg) {
+	for _, a := range aggs {
+		if !a.marked {
+			a.marked = true
+			b.pending++
+		}
+	}
+}
+
 // add records one sighting.
 func (b *ProfileBatch) add(k profileKey, s Sighting) {
 	sg := newSighting(s)
-	b.entry(k).see(&sg)
+	a := b.entry(k)
+	b.mark(a)
+	a.record(&sg)
 }
 
 // Most events repeat the shape of an earlier one — the same principal, from
 // the same place, calling the same API — so the entries an event feeds are
-// looked up once per shape and kept: an event then costs two lookups, not a
-// dozen. A shape is cut in two, who-and-where and what, so that their
-// combinations do not multiply the shapes.
+// looked up once per shape and kept, and an event's sighting is recorded in
+// its shape, folded into the shape's entries at the next flush: an event
+// then costs two lookups, not a dozen, and two records, not fifteen. A
+// shape is cut in two, who-and-where and what, so that their combinations
+// do not multiply the shapes. Shapes are looked up by one string spelling
+// all their fields (shapeKey): one hash, one comparison of bytes that lie
+// together.
 
 // whereShape is who called and from where.
 type whereShape struct {
 	account, principal, region, country, family, key string
-	session                                          string // set on a miss only; always "" in the map's keys
+	session                                          string // set on a miss only (not part of the shape)
 	net                                              enrich.Network
 }
 
+// whereEntries are the entries of a whereShape, and the sightings of the
+// shape not yet folded into them.
+type whereEntries struct {
+	aggs []*profileAgg
+	agg  sightings
+}
+
 // whatEntries are the entries of a whatShape, and those of the hour its
-// last call fell in (calls come mostly in time order: the hour repeats).
+// last risky call fell in (calls come mostly in time order: the hour
+// repeats), each with the sightings not yet folded into them.
 type whatEntries struct {
 	aggs     []*profileAgg
+	agg      sightings
 	hour     int64
 	hourAggs []*profileAgg
+	hourAgg  sightings
+}
+
+// fold adds the shape's sightings to its entries.
+func (e *whereEntries) fold() {
+	for _, a := range e.aggs {
+		a.merge(&e.agg)
+	}
+	e.agg = sightings{}
+}
+
+func (e *whatEntries) fold() {
+	for _, a := range e.aggs {
+		a.merge(&e.agg)
+	}
+	e.agg = sightings{}
+	e.foldHour()
+}
+
+func (e *whatEntries) foldHour() {
+	for _, a := range e.hourAggs {
+		a.merge(&e.hourAgg)
+	}
+	e.hourAgg = sightings{}
+}
+
+// shapeKey spells strings and a network as one map key: each string after
+// its length, so that no two shapes share a spelling.
+func shapeKey(buf []byte, net enrich.Network, fields ...string) []byte {
+	buf = binary.LittleEndian.AppendUint32(buf[:0], net.ASN)
+	a := net.Prefix.Addr().As16()
+	buf = append(append(buf, a[:]...), byte(net.Prefix.Bits()+1))
+	for _, f := range fields {
+		buf = appendField(buf, f)
+	}
+	return buf
+}
+
+func appendField(buf []byte, f string) []byte {
+	return append(binary.AppendUvarint(buf, uint64(len(f))), f...)
+}
+
+// foldShapes folds every shape's sightings into its entries, and forgets
+// the shapes with none (all of them when all is set).
+func (b *ProfileBatch) foldShapes(all bool) {
+	for k, e := range b.where {
+		if e.agg.count == 0 || all {
+			delete(b.where, k)
+		}
+		e.fold()
+	}
+	for k, e := range b.what {
+		if e.agg.count == 0 || all {
+			delete(b.what, k)
+		}
+		// Its hour's entries may go: they are looked up again.
+		e.fold()
+		e.hour, e.hourAggs = math.MinInt64, e.hourAggs[:0]
+	}
 }
 
 // unixHour is the hour t falls in, counted from the Unix epoch.
@@ -330,12 +452,6 @@ type whatShape struct {
 	action                    *enrich.Action
 }
 
-func cloneStrings(ps ...*string) {
-	for _, p := range ps {
-		*p = strings.Clone(*p)
-	}
-}
-
 // Observe adds what the event in v tells the profiles. Events without a
 // time, and calls made by AWS services on their own, tell nothing.
 func (b *ProfileBatch) Observe(v *enrich.View) {
@@ -345,8 +461,7 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 	}
 	s := newSighting(Sighting{ev.Time, ev.Str(event.EventID)})
 	if len(b.where)+len(b.what) > maxShapes {
-		clear(b.where)
-		clear(b.what)
+		b.foldShapes(true)
 	}
 	if ev.Time.After(b.newest) {
 		b.newest = ev.Time
@@ -360,22 +475,21 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 	if key := ev.Str(event.IdentityAccessKeyID); isAccessKeyID(key) {
 		where.key = key
 	}
-	entries := b.where[where]
+	b.keyBuf = shapeKey(b.keyBuf, where.net, where.account, where.principal, where.region, where.country, where.family, where.key)
+	entries := b.where[string(b.keyBuf)]
 	if entries == nil {
 		// A temporary key is one session's: its name is looked up only
 		// when the shape is new (it is not part of the shape's key).
 		if where.key != "" && where.principal != "" {
 			where.session = v.Session()
 		}
-		entries = b.whereEntries(&where)
-		w := where
-		w.session = ""
-		cloneStrings(&w.account, &w.principal, &w.region, &w.country, &w.family, &w.key)
-		b.where[w] = entries
+		entries = &whereEntries{aggs: b.whereEntries(&where)}
+		b.where[string(b.keyBuf)] = entries
 	}
-	for _, a := range entries {
-		a.see(&s)
+	if entries.agg.count == 0 {
+		b.mark(entries.aggs...)
 	}
+	entries.agg.record(&s)
 
 	if ev.Str(event.ErrorCode) != "" {
 		// What a principal can do is learnt from what succeeded: refused
@@ -388,30 +502,35 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 			if len(a.Risks) > 0 && what.account != "" {
 				what.actor = v.Actor()
 			}
-			we := b.what[what]
+			b.keyBuf = shapeKey(b.keyBuf, enrich.Network{}, what.account, what.principal, what.actor, a.Name, a.Service)
+			for _, r := range a.Risks {
+				b.keyBuf = appendField(b.keyBuf, r)
+			}
+			we := b.what[string(b.keyBuf)]
 			if we == nil {
-				w := what
-				cloneStrings(&w.account, &w.principal, &w.actor)
-				we = &whatEntries{aggs: b.whatEntries(&w), hour: math.MinInt64}
-				b.what[w] = we
+				we = &whatEntries{aggs: b.whatEntries(&what), hour: math.MinInt64}
+				b.what[string(b.keyBuf)] = we
 			}
-			for _, e := range we.aggs {
-				e.see(&s)
+			if we.agg.count == 0 {
+				b.mark(we.aggs...)
 			}
+			we.agg.record(&s)
 			if what.actor != "" && ev.Str(event.EventSource) != "cloudtrail.amazonaws.com" && ev.Str(event.EventCategory) != "Data" {
 				// The actor's risky calls by the hour: what followed a
 				// trail being stopped (CloudTrail's own calls, and data
 				// events, are not that activity).
 				h := unixHour(ev.Time)
 				if h != we.hour {
+					we.foldHour()
 					we.hour, we.hourAggs = h, we.hourAggs[:0]
 					for _, r := range a.Risks {
 						we.hourAggs = append(we.hourAggs, b.entry(profileKey{kind: kindRiskHour, subject: what.account, extra: what.actor, value: r, hour: h}))
 					}
 				}
-				for _, e := range we.hourAggs {
-					e.see(&s)
+				if we.hourAgg.count == 0 {
+					b.mark(we.hourAggs...)
 				}
+				we.hourAgg.record(&s)
 			}
 		}
 	}
@@ -563,39 +682,56 @@ func isAccessKeyID(s string) bool {
 }
 
 // Observations turns the batch into observations for Tx.Observe, one per
-// entry (its first and last sighting and its count), and empties it.
+// entry seen since the last flush (its first and last sighting and its
+// count), and resets it: the entries and shapes seen stay, empty, for the
+// events to come; the others go.
 func (b *ProfileBatch) Observations() []Observation {
-	out := make([]Observation, 0, len(b.entries))
+	return b.appendObservations(make([]Observation, 0, b.pending))
+}
+
+func (b *ProfileBatch) appendObservations(out []Observation) []Observation {
+	b.foldShapes(false)
 	for k, a := range b.entries {
-		subject, value := k.subject, k.value
-		switch {
-		case k.net.Valid():
-			value = k.net.String()
-		case k.kind == kindKeySession:
-			value += " " + k.extra
-		case k.kind == kindRiskHour:
-			subject, value = subject+" "+k.extra, hourName(k.hour)+" "+value
+		if !a.marked || a.count == 0 {
+			delete(b.entries, k)
+			continue
 		}
-		key := k.kind.baselineKey(subject, value)
+		if a.key.Kind == "" {
+			a.key = k.baselineKey()
+		}
 		first := a.first.sighting()
-		o := Observation{Kind: key.Kind, Scope: key.Scope, Value: key.Value, Time: first.Time, EventID: first.EventID, Count: a.count}
+		o := Observation{Kind: a.key.Kind, Scope: a.key.Scope, Value: a.key.Value, Time: first.Time, EventID: first.EventID, Count: a.count}
 		if a.count > 1 {
 			o.Last = a.last.sighting()
 		}
 		out = append(out, o)
+		a.sightings, a.marked = sightings{}, false
 	}
-	clear(b.entries)
-	clear(b.where)
-	clear(b.what)
+	b.pending = 0
 	return out
+}
+
+// baselineKey spells the entry's key as the state keeps it.
+func (k profileKey) baselineKey() BaselineKey {
+	subject, value := k.subject, k.value
+	switch {
+	case k.net.Valid():
+		value = k.net.String()
+	case k.kind == kindKeySession:
+		value += " " + k.extra
+	case k.kind == kindRiskHour:
+		subject, value = subject+" "+k.extra, hourName(k.hour)+" "+value
+	}
+	return k.kind.baselineKey(subject, value)
 }
 
 // Flush writes the batch to the state in one transaction.
 func (b *ProfileBatch) Flush(ctx context.Context, st State) error {
-	if len(b.entries) == 0 {
+	if b.pending == 0 {
 		return nil
 	}
-	obs := b.Observations()
+	obs := b.appendObservations(b.obs[:0])
+	defer func() { b.obs = obs[:0]; clear(obs) }() // the next flush's, empty
 	return st.Update(ctx, func(tx Tx) error {
 		_, err := tx.Observe(ctx, obs)
 		return err

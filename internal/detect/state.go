@@ -217,10 +217,17 @@ type Observation struct {
 
 // Canonical returns the observation as every implementation stores it.
 func (o Observation) Canonical() Observation {
+	o.Kind, o.Scope, o.Value = CanonicalKey(o.Kind), CanonicalKey(o.Scope), CanonicalKey(o.Value)
+	return o.canonicalSightings()
+}
+
+// canonicalSightings returns o with its sightings and count canonical, its
+// key as it is.
+func (o Observation) canonicalSightings() Observation {
 	c := Observation{
-		Kind:    CanonicalKey(o.Kind),
-		Scope:   CanonicalKey(o.Scope),
-		Value:   CanonicalKey(o.Value),
+		Kind:    o.Kind,
+		Scope:   o.Scope,
+		Value:   o.Value,
 		Time:    CanonicalTime(o.Time),
 		EventID: CanonicalKey(o.EventID),
 		Count:   max(o.Count, 1),

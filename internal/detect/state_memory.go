@@ -22,7 +22,14 @@ type MemoryState struct {
 	scopes      map[kindScope][]string // values per kind and scope (most scopes hold one: a slice, not a map)
 	findings    map[string]FindingRecord
 	checkpoints map[string]Checkpoint
+	// spare is the last transaction's undo log, emptied, for the next one
+	// (Updates run one at a time): a log each would be most of what a
+	// scan's flushes allocate.
+	spare *memTx
 }
+
+// maxSpareLog is the longest undo log kept for the next transaction.
+const maxSpareLog = 1 << 16
 
 type streamGroup struct{ stream, group string }
 
@@ -51,6 +58,10 @@ func (m *MemoryState) Update(ctx context.Context, fn func(Tx) error) (err error)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	tx := &memTx{m: m, write: true}
+	if sp := m.spare; sp != nil {
+		m.spare = nil
+		tx.undo, tx.undoBaselines, tx.undoOccurrences, tx.log = sp.undo[:0], sp.undoBaselines[:0], sp.undoOccurrences[:0], sp.log[:0]
+	}
 	defer func() {
 		tx.done = true
 		if p := recover(); p != nil {
@@ -62,7 +73,17 @@ func (m *MemoryState) Update(ctx context.Context, fn func(Tx) error) (err error)
 		}
 		if err != nil {
 			tx.rollback()
+			return
 		}
+		// The log is kept for the next transaction, cleared (what it points
+		// to is not kept alive by it), unless a large one made it large.
+		if len(tx.log) > maxSpareLog {
+			return
+		}
+		clear(tx.undo)
+		clear(tx.undoBaselines)
+		clear(tx.undoOccurrences)
+		m.spare = &memTx{undo: tx.undo[:0], undoBaselines: tx.undoBaselines[:0], undoOccurrences: tx.undoOccurrences[:0], log: tx.log[:0]}
 	}()
 	return fn(tx)
 }
@@ -106,7 +127,13 @@ func (tx *memTx) onUndo(fn func()) {
 }
 
 func (tx *memTx) rollback() {
-	for j := len(tx.log) - 1; j >= 0; j-- {
+	tx.rollbackTo(0)
+	tx.undo, tx.undoBaselines, tx.undoOccurrences, tx.log = nil, nil, nil, nil
+}
+
+// rollbackTo undoes the writes logged from the n-th on.
+func (tx *memTx) rollbackTo(n int) {
+	for j := len(tx.log) - 1; j >= n; j-- {
 		switch r := tx.log[j]; r.kind {
 		case 0:
 			tx.undo[r.i]()
@@ -121,7 +148,7 @@ func (tx *memTx) rollback() {
 			tx.m.removeOccurrence(tx.undoOccurrences[r.i])
 		}
 	}
-	tx.undo, tx.undoBaselines, tx.undoOccurrences, tx.log = nil, nil, nil, nil
+	tx.log = tx.log[:n]
 }
 
 func (tx *memTx) check(ctx context.Context) error {
@@ -282,20 +309,28 @@ func (tx *memTx) Observe(ctx context.Context, obs []Observation) ([]Baseline, er
 	if err := tx.checkWrite(ctx); err != nil {
 		return nil, err
 	}
-	canon := make([]Observation, len(obs))
-	for i, o := range obs {
-		o = o.Canonical()
-		if o.Kind == "" || o.Scope == "" || o.Value == "" {
-			return nil, fmt.Errorf("observe: kind, scope and value must be set (%q, %q, %q)", o.Kind, o.Scope, o.Value)
-		}
-		canon[i] = o
-	}
 	m := tx.m
-	tx.undoBaselines = slices.Grow(tx.undoBaselines, len(canon))
-	ptrs := make([]*Baseline, len(canon))
-	for i, o := range canon {
+	start := len(tx.log)
+	tx.undoBaselines = slices.Grow(tx.undoBaselines, len(obs))
+	ptrs := make([]*Baseline, len(obs))
+	for i, o := range obs {
+		// A key found as it is was canonical (the stored ones are): the
+		// text of most need no check.
 		k := o.Key()
 		b, had := m.baselines[k]
+		if !had {
+			if c := k.Canonical(); c != k {
+				k = c
+				b, had = m.baselines[k]
+			}
+		}
+		o.Kind, o.Scope, o.Value = k.Kind, k.Scope, k.Value
+		o = o.canonicalSightings()
+		if o.Kind == "" || o.Scope == "" || o.Value == "" {
+			// The call writes all or nothing: what it wrote is undone.
+			tx.rollbackTo(start)
+			return nil, fmt.Errorf("observe: kind, scope and value must be set (%q, %q, %q)", o.Kind, o.Scope, o.Value)
+		}
 		var old Baseline
 		if had {
 			old = *b
@@ -310,7 +345,7 @@ func (tx *memTx) Observe(ctx context.Context, obs []Observation) ([]Baseline, er
 		tx.log = append(tx.log, undoRef{1, int32(len(tx.undoBaselines))})
 		tx.undoBaselines = append(tx.undoBaselines, baselineUndo{k, old, had})
 	}
-	out := make([]Baseline, len(canon))
+	out := make([]Baseline, len(obs))
 	for i, b := range ptrs {
 		out[i] = *b // after the whole batch: later observations of a key count too
 	}
@@ -499,10 +534,26 @@ func (m *MemoryState) DropBaselines(drop func(Baseline) bool) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
+	pruned := map[kindScope]bool{}
 	for k, b := range m.baselines {
 		if drop(*b) {
-			m.removeBaseline(k)
+			delete(m.baselines, k)
+			pruned[kindScope{k.Kind, k.Scope}] = true
 			n++
+		}
+	}
+	// Each scope's list of values is pruned once, whatever it lost: a
+	// removal at a time would scan a long list (every access key is a
+	// value of one scope) for each.
+	for ks := range pruned {
+		vals := slices.DeleteFunc(m.scopes[ks], func(v string) bool {
+			_, ok := m.baselines[BaselineKey{ks.kind, ks.scope, v}]
+			return !ok
+		})
+		if len(vals) == 0 {
+			delete(m.scopes, ks)
+		} else {
+			m.scopes[ks] = vals
 		}
 	}
 	// Go maps keep their size after deletes: past a quarter dropped, copy

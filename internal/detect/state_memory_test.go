@@ -1,7 +1,9 @@
 package detect_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/trailsentry/trailsentry/internal/detect"
 	"github.com/trailsentry/trailsentry/internal/store/storetest"
@@ -22,4 +24,33 @@ func BenchmarkStateMemoryOccurrences(b *testing.B) {
 
 func BenchmarkStateMemoryObserve(b *testing.B) {
 	storetest.BenchmarkObserve(b, memoryState, 10000)
+}
+
+// An Observe call that fails writes nothing, even when the transaction
+// goes on and commits.
+func TestStateMemoryObserveAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	st := detect.NewMemoryState()
+	t0 := time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC)
+	good := detect.Observation{Kind: "api", Scope: "principal:arn:aws:iam::123456789012:user/alice", Value: "s3:GetObject", Time: t0, EventID: "e1"}
+	err := st.Update(ctx, func(tx detect.Tx) error {
+		if _, err := tx.Observe(ctx, []detect.Observation{good}); err != nil {
+			return err
+		}
+		if _, err := tx.Observe(ctx, []detect.Observation{good, {Kind: "api", Scope: good.Scope, Time: t0}}); err == nil {
+			t.Error("an observation without a value: no error")
+		}
+		return nil // the caller goes on: the first call stays, the second is undone
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []detect.Baseline
+	st.View(ctx, func(r detect.Reader) (err error) {
+		got, err = r.Baselines(ctx, []detect.BaselineKey{good.Key()})
+		return err
+	})
+	if len(got) != 1 || got[0].Count != 1 {
+		t.Errorf("baselines %+v, want s3:GetObject counted once", got)
+	}
 }

@@ -308,6 +308,13 @@ func testCanonical(t *testing.T, newState New) {
 		Count:       1,
 	}
 	diff(t, "observed", b, []detect.Baseline{want})
+	// Observing the non-canonical form again counts toward the stored one.
+	update(t, st, func(ctx context.Context, tx detect.Tx) (err error) {
+		b, err = tx.Observe(ctx, []detect.Observation{{Kind: "ua", Scope: longA, Value: "x\x00y", Time: nanos, EventID: "e"}})
+		return err
+	})
+	want.Count = 2
+	diff(t, "observed again", b, []detect.Baseline{want})
 }
 
 type obsModel map[detect.BaselineKey]detect.Baseline
