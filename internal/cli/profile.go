@@ -79,8 +79,9 @@ func (p *profiling) flush(ctx context.Context, b *detect.ProfileBatch) error {
 	}
 	p.expired = detect.MergeProfileHits(p.expired, hits)
 	// What cannot expire yet stays: the next pass waits until the state has
-	// grown by half the budget again (a pass is one sweep of the map).
-	p.threshold = max(memoryBaselines, p.mem.BaselineCount()+memoryBaselines/2)
+	// doubled (a pass is one sweep of the map, so passes stay a small share
+	// of the work however much a dense corpus keeps within the horizon).
+	p.threshold = max(memoryBaselines, 2*p.mem.BaselineCount())
 	return nil
 }
 

@@ -3,6 +3,7 @@ package detect
 import (
 	"context"
 	"encoding/binary"
+	"hash/maphash"
 	"math"
 	"strings"
 	"sync"
@@ -135,9 +136,9 @@ func NewProfiler(o ProfileOptions) *Profiler {
 // Learning is the learning period in force.
 func (p *Profiler) Learning() time.Duration { return p.learning }
 
-// profileKey is one baseline entry in a batch. Subject and value are kept
-// apart from the kind's scope prefix so that looking an entry up builds no
-// string; net carries a network value until Flush spells it.
+// profileKey is one baseline entry in a batch, as an event gives it: its
+// kind, subject and value, spelled as the state keys it (baselineKey) only
+// when the batch makes the entry.
 type profileKey struct {
 	kind    profileKind
 	subject string
@@ -153,10 +154,10 @@ type sightings struct {
 	count       int64
 }
 
-// profileAgg is an entry: its sightings since the last flush. An entry
-// outlives the flush when it was seen since the one before, so that the
-// next events of its shape find it; marked says it was (it is to be
-// written); key is its state key, spelled at its first flush.
+// profileAgg is an entry: its state key and its sightings since the last
+// flush. An entry outlives the flush when it was seen since the one before,
+// so that the next events of its shape find it; marked says it was (it is
+// to be written).
 type profileAgg struct {
 	sightings
 	marked bool
@@ -184,11 +185,12 @@ func (s stamp) sighting() Sighting { return Sighting{time.Unix(0, s.t).UTC(), s.
 // about what two flushes' worth of events touch.
 type ProfileBatch struct {
 	p       *Profiler
-	entries map[profileKey]*profileAgg
-	pending int                      // entries marked since the last flush
-	where   map[string]*whereEntries // the entries of each shape, by shapeKey
-	what    map[string]*whatEntries
+	entries map[keyHash]*profileAgg
+	pending int                       // entries marked since the last flush
+	where   map[keyHash]*whereEntries // the entries of each shape
+	what    map[keyHash]*whatEntries
 	keyBuf  []byte
+	seeds   [2]maphash.Seed
 	obs     []Observation // Flush's, kept for the next
 	// touched lists the subjects seen since the batch was made (not reset
 	// by Flush): what Evaluate looks at.
@@ -229,7 +231,8 @@ func (t *Touched) Merge(o Touched) {
 
 // NewBatch returns an empty batch.
 func (p *Profiler) NewBatch() *ProfileBatch {
-	return &ProfileBatch{p: p, entries: map[profileKey]*profileAgg{}, where: map[string]*whereEntries{}, what: map[string]*whatEntries{}, touched: newTouched()}
+	return &ProfileBatch{p: p, entries: map[keyHash]*profileAgg{}, where: map[keyHash]*whereEntries{}, what: map[keyHash]*whatEntries{},
+		touched: newTouched(), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 }
 
 // Len is the number of distinct entries waiting to be flushed.
@@ -252,21 +255,23 @@ func (b *ProfileBatch) Touched() Touched { return b.touched }
 // when there is none. Strings are cloned only then: they may point into an
 // event the decoder reuses.
 func (b *ProfileBatch) entry(k profileKey) *profileAgg {
-	if a := b.entries[k]; a != nil {
+	b.keyBuf = binary.LittleEndian.AppendUint64(append(b.keyBuf[:0], byte(k.kind)), uint64(k.hour))
+	b.keyBuf = shapeKey(b.keyBuf, k.net, k.subject, k.value, k.extra)
+	h := b.hash(b.keyBuf)
+	if a := b.entries[h]; a != nil {
 		return a
 	}
-	k.subject, k.value, k.extra = strings.Clone(k.subject), strings.Clone(k.value), strings.Clone(k.extra)
-	a := &profileAgg{}
-	b.entries[k] = a
-	switch k.kind {
+	a := &profileAgg{key: k.baselineKey()}
+	b.entries[h] = a
+	switch subject := a.key.Value; k.kind {
 	case kindActivePrincipal:
-		b.touched.Principals[k.subject] = true
+		b.touched.Principals[subject] = true
 	case kindActiveAccount:
-		b.touched.Accounts[k.subject] = true
+		b.touched.Accounts[subject] = true
 	case kindActiveKey:
-		b.touched.Keys[k.subject] = true
+		b.touched.Keys[subject] = true
 	case kindActiveStopper:
-		b.touched.Stoppers[k.subject] = true
+		b.touched.Stoppers[subject] = true
 	}
 	return a
 }
@@ -401,10 +406,20 @@ func (e *whatEntries) foldHour() {
 	e.hourAgg = sightings{}
 }
 
-// shapeKey spells strings and a network as one map key: each string after
-// its length, so that no two shapes share a spelling.
+// keyHash names an entry or a shape in a batch's maps: 128 bits of hash of
+// its spelling (shapeKey), so that a lookup compares two words in place
+// rather than strings that lie elsewhere in memory. Two of a batch's keys
+// share a hash with a probability of about n²/2¹²⁹: none, in practice.
+type keyHash [2]uint64
+
+func (b *ProfileBatch) hash(spelling []byte) keyHash {
+	return keyHash{maphash.Bytes(b.seeds[0], spelling), maphash.Bytes(b.seeds[1], spelling)}
+}
+
+// shapeKey appends strings and a network to buf, unambiguously: each
+// string after its length.
 func shapeKey(buf []byte, net enrich.Network, fields ...string) []byte {
-	buf = binary.LittleEndian.AppendUint32(buf[:0], net.ASN)
+	buf = binary.LittleEndian.AppendUint32(buf, net.ASN)
 	a := net.Prefix.Addr().As16()
 	buf = append(append(buf, a[:]...), byte(net.Prefix.Bits()+1))
 	for _, f := range fields {
@@ -475,8 +490,9 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 	if key := ev.Str(event.IdentityAccessKeyID); isAccessKeyID(key) {
 		where.key = key
 	}
-	b.keyBuf = shapeKey(b.keyBuf, where.net, where.account, where.principal, where.region, where.country, where.family, where.key)
-	entries := b.where[string(b.keyBuf)]
+	b.keyBuf = shapeKey(b.keyBuf[:0], where.net, where.account, where.principal, where.region, where.country, where.family, where.key)
+	h := b.hash(b.keyBuf)
+	entries := b.where[h]
 	if entries == nil {
 		// A temporary key is one session's: its name is looked up only
 		// when the shape is new (it is not part of the shape's key).
@@ -484,7 +500,7 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 			where.session = v.Session()
 		}
 		entries = &whereEntries{aggs: b.whereEntries(&where)}
-		b.where[string(b.keyBuf)] = entries
+		b.where[h] = entries
 	}
 	if entries.agg.count == 0 {
 		b.mark(entries.aggs...)
@@ -502,14 +518,15 @@ func (b *ProfileBatch) Observe(v *enrich.View) {
 			if len(a.Risks) > 0 && what.account != "" {
 				what.actor = v.Actor()
 			}
-			b.keyBuf = shapeKey(b.keyBuf, enrich.Network{}, what.account, what.principal, what.actor, a.Name, a.Service)
+			b.keyBuf = shapeKey(b.keyBuf[:0], enrich.Network{}, what.account, what.principal, what.actor, a.Name, a.Service)
 			for _, r := range a.Risks {
 				b.keyBuf = appendField(b.keyBuf, r)
 			}
-			we := b.what[string(b.keyBuf)]
+			h := b.hash(b.keyBuf)
+			we := b.what[h]
 			if we == nil {
 				we = &whatEntries{aggs: b.whatEntries(&what), hour: math.MinInt64}
-				b.what[string(b.keyBuf)] = we
+				b.what[h] = we
 			}
 			if we.agg.count == 0 {
 				b.mark(we.aggs...)
@@ -696,9 +713,6 @@ func (b *ProfileBatch) appendObservations(out []Observation) []Observation {
 			delete(b.entries, k)
 			continue
 		}
-		if a.key.Kind == "" {
-			a.key = k.baselineKey()
-		}
 		first := a.first.sighting()
 		o := Observation{Kind: a.key.Kind, Scope: a.key.Scope, Value: a.key.Value, Time: first.Time, EventID: first.EventID, Count: a.count}
 		if a.count > 1 {
@@ -711,16 +725,21 @@ func (b *ProfileBatch) appendObservations(out []Observation) []Observation {
 	return out
 }
 
-// baselineKey spells the entry's key as the state keeps it.
+// baselineKey spells the entry's key as the state keeps it, in strings of
+// its own (k's may point into an event the decoder reuses).
 func (k profileKey) baselineKey() BaselineKey {
 	subject, value := k.subject, k.value
 	switch {
+	case k.kind.active():
+		subject = strings.Clone(subject) // the value
 	case k.net.Valid():
 		value = k.net.String()
 	case k.kind == kindKeySession:
 		value += " " + k.extra
 	case k.kind == kindRiskHour:
 		subject, value = subject+" "+k.extra, hourName(k.hour)+" "+value
+	default:
+		value = strings.Clone(value)
 	}
 	return k.kind.baselineKey(subject, value)
 }

@@ -772,7 +772,7 @@ const ExpireHorizon = 36 * time.Hour
 // correlation windows are past their lateness.
 func (p *Profiler) Expire(ctx context.Context, m *MemoryState, cutoff time.Time) ([]ProfileHit, int, error) {
 	var hits []ProfileHit
-	expired := map[string]bool{}
+	expired, used := map[string]bool{}, map[string]bool{}
 	err := m.View(ctx, func(r Reader) error {
 		all, err := AllTouched(ctx, r)
 		if err != nil {
@@ -784,7 +784,11 @@ func (p *Profiler) Expire(ctx context.Context, m *MemoryState, cutoff time.Time)
 		}
 		t := newTouched()
 		for _, k := range keys {
-			if strings.HasPrefix(k.Value, "ASIA") && k.Last.Time.Before(cutoff) {
+			if !strings.HasPrefix(k.Value, "ASIA") {
+				continue
+			}
+			used[k.Value] = true
+			if k.Last.Time.Before(cutoff) {
 				t.Keys[k.Value] = true
 				expired[k.Value] = true
 			}
@@ -803,8 +807,10 @@ func (p *Profiler) Expire(ctx context.Context, m *MemoryState, cutoff time.Time)
 		case b.Kind == activeKeys.kind && b.Scope == activeKeys.scope:
 			return expired[b.Value]
 		case strings.HasPrefix(b.Scope, keyScope+"ASIA"):
+			// Credentials issued before cutoff and not used yet never will
+			// be: they last ExpireHorizon at most.
 			k := strings.TrimPrefix(b.Scope, keyScope)
-			return expired[k] || (b.Kind == profileKinds[kindKeyIssued].kind && b.Last.Time.Before(cutoff.Add(-ExpireHorizon)))
+			return expired[k] || (b.Kind == profileKinds[kindKeyIssued].kind && !used[k] && b.Last.Time.Before(cutoff))
 		case b.Kind == profileKinds[kindRiskHour].kind, b.Kind == profileKinds[kindTrailStop].kind:
 			return b.Last.Time.Before(cutoff)
 		}

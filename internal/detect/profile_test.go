@@ -460,6 +460,11 @@ func TestProfileExpireKeepsFindings(t *testing.T) {
 		{at: time.Hour + 20*time.Minute, role: "Admin", session: "alice", key: "ASIA3EXAMPLESTOLEN1", source: "iam.amazonaws.com", name: "CreateAccessKey", ip: "203.0.113.66"},
 		{at: 2 * time.Hour, role: "Admin", session: "alice", key: "ASIA3EXAMPLESTOLEN1", source: "cloudtrail.amazonaws.com", name: "StopLogging", ip: "203.0.113.66"},
 		{at: 2*time.Hour + 5*time.Minute, role: "Admin", session: "alice", key: "ASIA3EXAMPLESTOLEN1", source: "iam.amazonaws.com", name: "CreateAccessKey", ip: "203.0.113.66"},
+		// Issued before the cutoff, never used: gone at expiry.
+		assumeRole(2*day, "192.0.2.10", "Admin", "bob", "ASIA3EXAMPLEUNUSED1"),
+		// Issued before the cutoff, in use after it: kept.
+		assumeRole(2*day+12*time.Hour, "192.0.2.10", "Admin", "carol", "ASIA3EXAMPLEINUSE01"),
+		{at: 3*day + 6*time.Hour, role: "Admin", session: "carol", key: "ASIA3EXAMPLEINUSE01", name: "DescribeInstances", ip: "192.0.2.10"},
 		// Days later: still in memory at expiry.
 		assumeRole(5*day, "192.0.2.10", "Admin", "alice", "ASIA3EXAMPLELATER01"),
 		{at: 5*day + time.Minute, role: "Admin", session: "alice", key: "ASIA3EXAMPLELATER01", name: "DescribeInstances", ip: "198.51.100.9"},
@@ -501,9 +506,17 @@ func TestProfileExpireKeepsFindings(t *testing.T) {
 	}
 	// The expired key's baselines are gone; the later key's are not.
 	err = st.View(ctx, func(r Reader) error {
-		got, err := r.Baselines(ctx, []BaselineKey{kindKeyIssued.baselineKey("ASIA3EXAMPLESTOLEN1", ""), kindKeyIssued.baselineKey("ASIA3EXAMPLELATER01", "")})
-		if len(got) != 1 || got[0].Scope != "key:ASIA3EXAMPLELATER01" {
-			t.Errorf("issued baselines left: %+v", got)
+		var q []BaselineKey
+		for _, k := range []string{"ASIA3EXAMPLESTOLEN1", "ASIA3EXAMPLEUNUSED1", "ASIA3EXAMPLEINUSE01", "ASIA3EXAMPLELATER01"} {
+			q = append(q, kindKeyIssued.baselineKey(k, ""))
+		}
+		got, err := r.Baselines(ctx, q)
+		var left []string
+		for _, b := range got {
+			left = append(left, b.Scope)
+		}
+		if want := []string{"key:ASIA3EXAMPLEINUSE01", "key:ASIA3EXAMPLELATER01"}; !slices.Equal(left, want) {
+			t.Errorf("issued baselines left: %v, want %v", left, want)
 		}
 		return err
 	})
