@@ -554,7 +554,7 @@ func (w *watcher) process(ctx context.Context, b *ingest.Batch, opener *ingest.O
 			recs = append(recs, rec)
 		}
 		if len(obs) > 0 {
-			if _, err := tx.Observe(ctx, obs); err != nil {
+			if err := tx.Observe(ctx, obs); err != nil {
 				return err
 			}
 		}

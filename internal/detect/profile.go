@@ -752,8 +752,7 @@ func (b *ProfileBatch) Flush(ctx context.Context, st State) error {
 	obs := b.appendObservations(b.obs[:0])
 	defer func() { b.obs = obs[:0]; clear(obs) }() // the next flush's, empty
 	return st.Update(ctx, func(tx Tx) error {
-		_, err := tx.Observe(ctx, obs)
-		return err
+		return tx.Observe(ctx, obs)
 	})
 }
 

@@ -96,11 +96,10 @@ type Tx interface {
 
 	// Observe merges observations into the baselines of their keys: the
 	// earliest and latest (time, eventID) win and the count grows by each
-	// observation's Count (one when unset). It returns, for each observation, the baseline of its key
-	// after the whole batch; obs[i] is the first sighting of its value when
-	// the result's First equals its own (Time, EventID). An empty Kind,
-	// Scope or Value is an error.
-	Observe(ctx context.Context, obs []Observation) ([]Baseline, error)
+	// observation's Count (one when unset). An empty Kind, Scope or Value is
+	// an error, and then nothing of obs is written. Baselines reads the
+	// result.
+	Observe(ctx context.Context, obs []Observation) error
 
 	// UpsertFindings merges each record into the stored finding with the
 	// same id (MergeFindingRecords), creating it when there is none, and

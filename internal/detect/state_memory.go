@@ -305,15 +305,14 @@ func (m *MemoryState) removeOccurrence(o Occurrence) {
 	}
 }
 
-func (tx *memTx) Observe(ctx context.Context, obs []Observation) ([]Baseline, error) {
+func (tx *memTx) Observe(ctx context.Context, obs []Observation) error {
 	if err := tx.checkWrite(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	m := tx.m
 	start := len(tx.log)
 	tx.undoBaselines = slices.Grow(tx.undoBaselines, len(obs))
-	ptrs := make([]*Baseline, len(obs))
-	for i, o := range obs {
+	for _, o := range obs {
 		// A key found as it is was canonical (the stored ones are): the
 		// text of most need no check.
 		k := o.Key()
@@ -329,7 +328,7 @@ func (tx *memTx) Observe(ctx context.Context, obs []Observation) ([]Baseline, er
 		if o.Kind == "" || o.Scope == "" || o.Value == "" {
 			// The call writes all or nothing: what it wrote is undone.
 			tx.rollbackTo(start)
-			return nil, fmt.Errorf("observe: kind, scope and value must be set (%q, %q, %q)", o.Kind, o.Scope, o.Value)
+			return fmt.Errorf("observe: kind, scope and value must be set (%q, %q, %q)", o.Kind, o.Scope, o.Value)
 		}
 		var old Baseline
 		if had {
@@ -341,15 +340,10 @@ func (tx *memTx) Observe(ctx context.Context, obs []Observation) ([]Baseline, er
 			m.baselines[k] = b
 			m.addScopeValue(k)
 		}
-		ptrs[i] = b
 		tx.log = append(tx.log, undoRef{1, int32(len(tx.undoBaselines))})
 		tx.undoBaselines = append(tx.undoBaselines, baselineUndo{k, old, had})
 	}
-	out := make([]Baseline, len(obs))
-	for i, b := range ptrs {
-		out[i] = *b // after the whole batch: later observations of a key count too
-	}
-	return out, nil
+	return nil
 }
 
 // baselineUndo is how to undo one key's Observe: a typed log, as Observe

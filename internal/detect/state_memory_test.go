@@ -34,10 +34,10 @@ func TestStateMemoryObserveAllOrNothing(t *testing.T) {
 	t0 := time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC)
 	good := detect.Observation{Kind: "api", Scope: "principal:arn:aws:iam::123456789012:user/alice", Value: "s3:GetObject", Time: t0, EventID: "e1"}
 	err := st.Update(ctx, func(tx detect.Tx) error {
-		if _, err := tx.Observe(ctx, []detect.Observation{good}); err != nil {
+		if err := tx.Observe(ctx, []detect.Observation{good}); err != nil {
 			return err
 		}
-		if _, err := tx.Observe(ctx, []detect.Observation{good, {Kind: "api", Scope: good.Scope, Time: t0}}); err == nil {
+		if err := tx.Observe(ctx, []detect.Observation{good, {Kind: "api", Scope: good.Scope, Time: t0}}); err == nil {
 			t.Error("an observation without a value: no error")
 		}
 		return nil // the caller goes on: the first call stays, the second is undone

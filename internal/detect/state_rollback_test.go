@@ -16,7 +16,7 @@ func TestMemoryStateRollbackMixedWrites(t *testing.T) {
 	at := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	st := NewMemoryState()
 	seed := func(tx Tx) error {
-		if _, err := tx.Observe(ctx, []Observation{{Kind: "api", Scope: "principal:a", Value: "iam:ListUsers", Time: at, EventID: "e1"}}); err != nil {
+		if err := tx.Observe(ctx, []Observation{{Kind: "api", Scope: "principal:a", Value: "iam:ListUsers", Time: at, EventID: "e1"}}); err != nil {
 			return err
 		}
 		_, err := tx.AddOccurrences(ctx, []Occurrence{{Stream: "s", Group: "g", Time: at, EventID: "e1"}})
@@ -38,7 +38,7 @@ func TestMemoryStateRollbackMixedWrites(t *testing.T) {
 	wantB, wantO := snapshot()
 	boom := errors.New("boom")
 	err := st.Update(ctx, func(tx Tx) error {
-		if _, err := tx.Observe(ctx, []Observation{{Kind: "api", Scope: "principal:a", Value: "iam:ListUsers", Time: at.Add(time.Hour), EventID: "e2"},
+		if err := tx.Observe(ctx, []Observation{{Kind: "api", Scope: "principal:a", Value: "iam:ListUsers", Time: at.Add(time.Hour), EventID: "e2"},
 			{Kind: "api", Scope: "principal:a", Value: "iam:CreateUser", Time: at.Add(time.Hour), EventID: "e3"}}); err != nil {
 			return err
 		}
@@ -48,7 +48,7 @@ func TestMemoryStateRollbackMixedWrites(t *testing.T) {
 		if _, err := tx.Evict(ctx, Retention{Observations: at.Add(2 * time.Hour), Occurrences: at.Add(2 * time.Hour)}); err != nil {
 			return err
 		}
-		if _, err := tx.Observe(ctx, []Observation{{Kind: "api", Scope: "principal:a", Value: "iam:ListUsers", Time: at.Add(3 * time.Hour), EventID: "e5"}}); err != nil {
+		if err := tx.Observe(ctx, []Observation{{Kind: "api", Scope: "principal:a", Value: "iam:ListUsers", Time: at.Add(3 * time.Hour), EventID: "e5"}}); err != nil {
 			return err
 		}
 		return boom

@@ -419,15 +419,14 @@ func (t *pgTx) AddOccurrences(ctx context.Context, occ []detect.Occurrence) ([]b
 const pgUpsertBaselines = `INSERT INTO baselines (` + baselineColumns + `)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::int8[], $7::text[], $8::int8[]) ` + upsertBaseline
 
-func (t *pgTx) Observe(ctx context.Context, obs []detect.Observation) ([]detect.Baseline, error) {
+func (t *pgTx) Observe(ctx context.Context, obs []detect.Observation) error {
 	if err := t.usable(true); err != nil {
-		return nil, err
+		return err
 	}
-	deltas, idx, err := mergeObservations(obs)
+	deltas, err := mergeObservations(obs)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	merged := make(map[detect.BaselineKey]detect.Baseline, len(deltas))
 	err = chunks(len(deltas), func(lo, hi int) error {
 		n := hi - lo
 		kinds, scopes, values := make([]string, n), make([]string, n), make([]string, n)
@@ -437,28 +436,13 @@ func (t *pgTx) Observe(ctx context.Context, obs []detect.Observation) ([]detect.
 			firstT[i], firstID[i], lastT[i], lastID[i] = toMicro(d.First.Time), d.First.EventID, toMicro(d.Last.Time), d.Last.EventID
 			counts[i] = d.Count
 		}
-		rows, err := t.tx.Query(ctx, pgUpsertBaselines, kinds, scopes, values, firstT, firstID, lastT, lastID, counts)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			b, err := scanBaseline(rows)
-			if err != nil {
-				return err
-			}
-			merged[b.BaselineKey] = b
-		}
-		return rows.Err()
+		_, err := t.tx.Exec(ctx, pgUpsertBaselines, kinds, scopes, values, firstT, firstID, lastT, lastID, counts)
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("observe: %w", err)
+		return fmt.Errorf("observe: %w", err)
 	}
-	out := make([]detect.Baseline, len(obs))
-	for i, j := range idx {
-		out[i] = merged[deltas[j].BaselineKey]
-	}
-	return out, nil
+	return nil
 }
 
 const pgUpsertFindings = `INSERT INTO findings (` + findingColumns + `)

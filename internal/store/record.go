@@ -169,14 +169,13 @@ func sortOccurrences(out []detect.Occurrence) []detect.Occurrence {
 // mergeObservations canonicalizes and checks obs and merges those sharing a
 // key: it returns one baseline delta per distinct key (Count observations,
 // First and Last their extremes) and, for each observation, its delta's index.
-func mergeObservations(obs []detect.Observation) ([]detect.Baseline, []int, error) {
+func mergeObservations(obs []detect.Observation) ([]detect.Baseline, error) {
 	var deltas []detect.Baseline
-	idx := make([]int, len(obs))
 	pos := make(map[detect.BaselineKey]int, len(obs))
-	for i, o := range obs {
+	for _, o := range obs {
 		o = o.Canonical()
 		if o.Kind == "" || o.Scope == "" || o.Value == "" {
-			return nil, nil, fmt.Errorf("observe: kind, scope and value must be set (%q, %q, %q)", o.Kind, o.Scope, o.Value)
+			return nil, fmt.Errorf("observe: kind, scope and value must be set (%q, %q, %q)", o.Kind, o.Scope, o.Value)
 		}
 		k := o.Key()
 		j, ok := pos[k]
@@ -186,9 +185,8 @@ func mergeObservations(obs []detect.Observation) ([]detect.Baseline, []int, erro
 			deltas = append(deltas, detect.Baseline{})
 		}
 		deltas[j] = detect.MergeObservation(deltas[j], o)
-		idx[i] = j
 	}
-	return deltas, idx, nil
+	return deltas, nil
 }
 
 // baselineKeys splits a baseline query into point keys and whole scopes.

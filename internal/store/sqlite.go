@@ -448,36 +448,29 @@ const upsertBaseline = `ON CONFLICT (kind, scope, value) DO UPDATE SET
                           THEN excluded.last_t ELSE baselines.last_t END,
     last_event_id  = CASE WHEN (excluded.last_t, excluded.last_event_id) > (baselines.last_t, baselines.last_event_id)
                           THEN excluded.last_event_id ELSE baselines.last_event_id END,
-    count          = baselines.count + excluded.count
-RETURNING ` + baselineColumns
+    count          = baselines.count + excluded.count`
 
 const sqliteUpsertBaseline = `INSERT INTO baselines (` + baselineColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ` + upsertBaseline
 
-func (t *sqliteTx) Observe(ctx context.Context, obs []detect.Observation) ([]detect.Baseline, error) {
+func (t *sqliteTx) Observe(ctx context.Context, obs []detect.Observation) error {
 	if err := t.writable(); err != nil {
-		return nil, err
+		return err
 	}
-	deltas, idx, err := mergeObservations(obs)
+	deltas, err := mergeObservations(obs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	st, err := t.stmt(ctx, sqliteUpsertBaseline)
 	if err != nil {
-		return nil, fmt.Errorf("observe: %w", err)
+		return fmt.Errorf("observe: %w", err)
 	}
-	merged := make([]detect.Baseline, len(deltas))
-	for i, d := range deltas {
-		merged[i], err = scanBaseline(st.QueryRowContext(ctx, d.Kind, d.Scope, d.Value,
-			toMicro(d.First.Time), d.First.EventID, toMicro(d.Last.Time), d.Last.EventID, d.Count))
-		if err != nil {
-			return nil, fmt.Errorf("observe: %w", err)
+	for _, d := range deltas {
+		if _, err := st.ExecContext(ctx, d.Kind, d.Scope, d.Value,
+			toMicro(d.First.Time), d.First.EventID, toMicro(d.Last.Time), d.Last.EventID, d.Count); err != nil {
+			return fmt.Errorf("observe: %w", err)
 		}
 	}
-	out := make([]detect.Baseline, len(obs))
-	for i, j := range idx {
-		out[i] = merged[j]
-	}
-	return out, nil
+	return nil
 }
 
 const sqliteUpsertFinding = `INSERT INTO findings (` + findingColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?)
