@@ -283,8 +283,13 @@ func (tx *memTx) AddOccurrences(ctx context.Context, occ []Occurrence) ([]bool, 
 		m.occKeys[k] = struct{}{}
 		sg := streamGroup{o.Stream, o.Group}
 		list := m.occurrences[sg]
-		j, _ := slices.BinarySearchFunc(list, o, CompareOccurrences)
-		m.occurrences[sg] = slices.Insert(list, j, o)
+		if n := len(list); n == 0 || compareInGroup(list[n-1], o) < 0 {
+			list = append(list, o) // most arrive in time order
+		} else {
+			j, _ := slices.BinarySearchFunc(list, o, compareInGroup)
+			list = slices.Insert(list, j, o)
+		}
+		m.occurrences[sg] = list
 		tx.log = append(tx.log, undoRef{2, int32(len(tx.undoOccurrences))})
 		tx.undoOccurrences = append(tx.undoOccurrences, o)
 	}
