@@ -374,7 +374,7 @@ func TestProfileRiskTiers(t *testing.T) {
 	}
 }
 
-// Observing is on the hot path: one event, a dozen map lookups, no
+// Observing is on the hot path: one event, two shape lookups, no
 // allocation once the values are known.
 func BenchmarkProfileObserve(b *testing.B) {
 	acts := routine()
