@@ -44,13 +44,20 @@ Insights files are skipped.`
 const scanMemoryLimit = 768 << 20
 
 // memoryLimit is the heap limit for a scan: scanMemoryLimit, or three
-// quarters of the cgroup's memory limit when that is lower.
+// quarters of the container's memory limit (cgroup v2, else v1) when that
+// is lower.
 func memoryLimit() int64 {
 	limit := int64(scanMemoryLimit)
-	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
+	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// "max" (v2) or a huge number (v1) when there is no limit.
 		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 {
 			limit = min(limit, n/4*3)
 		}
+		break
 	}
 	return limit
 }

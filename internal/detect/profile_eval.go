@@ -764,8 +764,10 @@ const ExpireHorizon = 36 * time.Hour
 
 // Expire keeps a run's in-memory state bounded: it derives the findings of
 // the temporary access keys last used before cutoff and of every trail
-// stopper, then drops those keys' baselines and the hours of risky calls
-// and trail stops last seen before cutoff. A long-term key, a principal, an
+// stopper, then drops those keys' baselines, those of temporary credentials
+// issued before cutoff and not used (they never will be: they last
+// ExpireHorizon at most), and the hours of risky calls and trail stops last
+// seen before cutoff. A long-term key, a principal, an
 // account keep their baselines. The caller merges the hits returned with
 // those of later Expire and Evaluate calls (MergeProfileHits). Events older
 // than cutoff that arrive later are judged without what was dropped, as

@@ -18,8 +18,8 @@ type MemoryState struct {
 	mu          sync.RWMutex
 	occurrences map[streamGroup][]Occurrence // each sorted by CompareOccurrences
 	occKeys     map[OccurrenceKey]struct{}
-	baselines   map[BaselineKey]*Baseline
-	scopes      map[kindScope][]string // values per kind and scope (most scopes hold one: a slice, not a map)
+	baselines   map[kindScope]*scopeBaselines // by kind and scope, then value
+	nBaselines  int
 	findings    map[string]FindingRecord
 	checkpoints map[string]Checkpoint
 	// spare is the last transaction's undo log, emptied, for the next one
@@ -40,8 +40,7 @@ func NewMemoryState() *MemoryState {
 	return &MemoryState{
 		occurrences: map[streamGroup][]Occurrence{},
 		occKeys:     map[OccurrenceKey]struct{}{},
-		baselines:   map[BaselineKey]*Baseline{},
-		scopes:      map[kindScope][]string{},
+		baselines:   map[kindScope]*scopeBaselines{},
 		findings:    map[string]FindingRecord{},
 		checkpoints: map[string]Checkpoint{},
 	}
@@ -140,7 +139,8 @@ func (tx *memTx) rollbackTo(n int) {
 		case 1:
 			u := tx.undoBaselines[r.i]
 			if u.had {
-				*tx.m.baselines[u.k] = u.old
+				b, _ := tx.m.baseline(u.k)
+				*b = u.old
 			} else {
 				tx.m.removeBaseline(u.k)
 			}
@@ -181,20 +181,24 @@ func (tx *memTx) Baselines(ctx context.Context, keys []BaselineKey) ([]Baseline,
 	}
 	seen := map[BaselineKey]bool{}
 	var out []Baseline
-	add := func(k BaselineKey) {
-		if b, ok := tx.m.baselines[k]; ok && !seen[k] {
-			seen[k] = true
+	add := func(b *Baseline) {
+		if !seen[b.BaselineKey] {
+			seen[b.BaselineKey] = true
 			out = append(out, *b)
 		}
 	}
 	for _, k := range keys {
 		k = k.Canonical()
 		if k.Value != "" {
-			add(k)
+			if b, ok := tx.m.baseline(k); ok {
+				add(b)
+			}
 			continue
 		}
-		for _, v := range tx.m.scopes[kindScope{k.Kind, k.Scope}] {
-			add(BaselineKey{k.Kind, k.Scope, v})
+		if sb := tx.m.baselines[kindScope{k.Kind, k.Scope}]; sb != nil {
+			for _, b := range sb.list {
+				add(b)
+			}
 		}
 	}
 	slices.SortFunc(out, CompareBaselines)
@@ -321,11 +325,11 @@ func (tx *memTx) Observe(ctx context.Context, obs []Observation) error {
 		// A key found as it is was canonical (the stored ones are): the
 		// text of most need no check.
 		k := o.Key()
-		b, had := m.baselines[k]
+		b, had := m.baseline(k)
 		if !had {
 			if c := k.Canonical(); c != k {
 				k = c
-				b, had = m.baselines[k]
+				b, had = m.baseline(k)
 			}
 		}
 		o.Kind, o.Scope, o.Value = k.Kind, k.Scope, k.Value
@@ -342,8 +346,7 @@ func (tx *memTx) Observe(ctx context.Context, obs []Observation) error {
 		} else {
 			b = new(Baseline)
 			*b = MergeObservation(Baseline{}, o)
-			m.baselines[k] = b
-			m.addScopeValue(k)
+			m.addBaseline(b)
 		}
 		tx.log = append(tx.log, undoRef{1, int32(len(tx.undoBaselines))})
 		tx.undoBaselines = append(tx.undoBaselines, baselineUndo{k, old, had})
@@ -359,25 +362,107 @@ type baselineUndo struct {
 	had bool
 }
 
-func (m *MemoryState) removeBaseline(k BaselineKey) {
-	delete(m.baselines, k)
-	ks := kindScope{k.Kind, k.Scope}
-	vals := m.scopes[ks]
-	if i := slices.Index(vals, k.Value); i >= 0 {
-		vals[i] = vals[len(vals)-1]
-		vals = vals[:len(vals)-1]
+// scopeBaselines are the baselines of one kind and scope. Most scopes hold
+// a few values (a principal's regions), found by a scan of the list; past
+// scopeIndexAt values (every principal is a value of one scope) a map
+// finds them.
+type scopeBaselines struct {
+	list    []*Baseline
+	byValue map[string]*Baseline
+}
+
+const scopeIndexAt = 8
+
+func (sb *scopeBaselines) get(value string) *Baseline {
+	if sb.byValue != nil {
+		return sb.byValue[value]
 	}
-	if len(vals) == 0 {
-		delete(m.scopes, ks)
-	} else {
-		m.scopes[ks] = vals
+	for _, b := range sb.list {
+		if b.Value == value {
+			return b
+		}
+	}
+	return nil
+}
+
+func (sb *scopeBaselines) add(b *Baseline) {
+	sb.list = append(sb.list, b)
+	switch {
+	case sb.byValue != nil:
+		sb.byValue[b.Value] = b
+	case len(sb.list) > scopeIndexAt:
+		sb.byValue = make(map[string]*Baseline, 2*len(sb.list))
+		for _, b := range sb.list {
+			sb.byValue[b.Value] = b
+		}
 	}
 }
 
-// addScopeValue lists a new baseline's value under its kind and scope.
-func (m *MemoryState) addScopeValue(k BaselineKey) {
-	ks := kindScope{k.Kind, k.Scope}
-	m.scopes[ks] = append(m.scopes[ks], k.Value)
+// filter keeps the baselines keep says to (asking once for each), and
+// says how many went.
+func (sb *scopeBaselines) filter(keep func(*Baseline) bool) int {
+	n := len(sb.list)
+	sb.list = slices.DeleteFunc(sb.list, func(b *Baseline) bool {
+		if keep(b) {
+			return false
+		}
+		if sb.byValue != nil {
+			delete(sb.byValue, b.Value)
+		}
+		return true
+	})
+	gone := n - len(sb.list)
+	if gone > 0 && sb.byValue != nil && (len(sb.list) <= scopeIndexAt || gone >= len(sb.list)) {
+		// Few left, or most gone: a list, or a map of their size.
+		sb.byValue = nil
+		if len(sb.list) > scopeIndexAt {
+			sb.byValue = make(map[string]*Baseline, len(sb.list))
+			for _, b := range sb.list {
+				sb.byValue[b.Value] = b
+			}
+		}
+	}
+	return gone
+}
+
+// baseline returns the baseline of k.
+func (m *MemoryState) baseline(k BaselineKey) (*Baseline, bool) {
+	if sb := m.baselines[kindScope{k.Kind, k.Scope}]; sb != nil {
+		if b := sb.get(k.Value); b != nil {
+			return b, true
+		}
+	}
+	return nil, false
+}
+
+// addBaseline stores a baseline of a key that has none.
+func (m *MemoryState) addBaseline(b *Baseline) {
+	ks := kindScope{b.Kind, b.Scope}
+	sb := m.baselines[ks]
+	if sb == nil {
+		sb = &scopeBaselines{}
+		m.baselines[ks] = sb
+	}
+	sb.add(b)
+	m.nBaselines++
+}
+
+func (m *MemoryState) removeBaseline(k BaselineKey) {
+	m.dropBaselines(kindScope{k.Kind, k.Scope}, func(b *Baseline) bool { return b.Value == k.Value })
+}
+
+// dropBaselines removes the baselines of one kind and scope drop says to.
+func (m *MemoryState) dropBaselines(ks kindScope, drop func(*Baseline) bool) int {
+	sb := m.baselines[ks]
+	if sb == nil {
+		return 0
+	}
+	n := sb.filter(func(b *Baseline) bool { return !drop(b) })
+	if len(sb.list) == 0 {
+		delete(m.baselines, ks)
+	}
+	m.nBaselines -= n
+	return n
 }
 
 func (tx *memTx) UpsertFindings(ctx context.Context, recs []FindingRecord) ([]FindingRecord, error) {
@@ -465,15 +550,15 @@ func (tx *memTx) Evict(ctx context.Context, r Retention) (Evicted, error) {
 		}
 	}
 	if !r.Observations.IsZero() {
-		for k, b := range m.baselines {
-			if b.Last.Time.Before(r.Observations) {
-				m.removeBaseline(k)
+		for ks := range m.baselines {
+			m.dropBaselines(ks, func(b *Baseline) bool {
+				if !b.Last.Time.Before(r.Observations) {
+					return false
+				}
 				n.Observations++
-				tx.onUndo(func() {
-					m.baselines[k] = b
-					m.addScopeValue(k)
-				})
-			}
+				tx.onUndo(func() { m.addBaseline(b) })
+				return true
+			})
 		}
 	}
 	if !r.Findings.IsZero() {
@@ -523,7 +608,7 @@ func cloneRecord(r FindingRecord) FindingRecord {
 func (m *MemoryState) BaselineCount() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.baselines)
+	return m.nBaselines
 }
 
 // DropBaselines removes the baselines drop says to, and says how many. It
@@ -532,41 +617,19 @@ func (m *MemoryState) BaselineCount() int {
 func (m *MemoryState) DropBaselines(drop func(Baseline) bool) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n := 0
-	pruned := map[kindScope]bool{}
-	for k, b := range m.baselines {
-		if drop(*b) {
-			delete(m.baselines, k)
-			pruned[kindScope{k.Kind, k.Scope}] = true
-			n++
-		}
+	n, scopes := 0, len(m.baselines)
+	for ks := range m.baselines {
+		n += m.dropBaselines(ks, func(b *Baseline) bool { return drop(*b) })
 	}
-	// Each scope's list of values is pruned once, whatever it lost: a
-	// removal at a time would scan a long list (every access key is a
-	// value of one scope) for each.
-	for ks := range pruned {
-		vals := slices.DeleteFunc(m.scopes[ks], func(v string) bool {
-			_, ok := m.baselines[BaselineKey{ks.kind, ks.scope, v}]
-			return !ok
-		})
-		if len(vals) == 0 {
-			delete(m.scopes, ks)
-		} else {
-			m.scopes[ks] = vals
+	// Go maps keep their size after deletes: past a third of the scopes
+	// gone, copy what is left into a map of its size, so the memory goes
+	// too.
+	if gone := scopes - len(m.baselines); gone > 0 && gone >= scopes/3 {
+		kept := make(map[kindScope]*scopeBaselines, len(m.baselines))
+		for ks, sb := range m.baselines {
+			kept[ks] = sb
 		}
-	}
-	// Go maps keep their size after deletes: past a quarter dropped, copy
-	// what is left into maps of its size, so the memory goes too.
-	if n > 0 && n >= len(m.baselines)/3 {
-		baselines := make(map[BaselineKey]*Baseline, len(m.baselines))
-		for k, b := range m.baselines {
-			baselines[k] = b
-		}
-		scopes := make(map[kindScope][]string, len(m.scopes))
-		for k, v := range m.scopes {
-			scopes[k] = v
-		}
-		m.baselines, m.scopes = baselines, scopes
+		m.baselines = kept
 	}
 	return n
 }
