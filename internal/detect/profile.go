@@ -192,6 +192,7 @@ type ProfileBatch struct {
 	keyBuf  []byte
 	seeds   [2]maphash.Seed
 	obs     []Observation // Flush's, kept for the next
+	single  []Observation // sightings recorded by once
 	// touched lists the subjects seen since the batch was made (not reset
 	// by Flush): what Evaluate looks at.
 	touched Touched
@@ -338,6 +339,13 @@ func (b *ProfileBatch) mark(aggs ...*profileAgg) {
 			b.pending++
 		}
 	}
+}
+
+// once records the one sighting of a value no other event repeats.
+func (b *ProfileBatch) once(k profileKey, s Sighting) {
+	key := k.baselineKey()
+	b.single = append(b.single, Observation{Kind: key.Kind, Scope: key.Scope, Value: key.Value, Time: s.Time, EventID: strings.Clone(s.EventID), Count: 1})
+	b.pending++
 }
 
 // add records one sighting.
@@ -629,14 +637,16 @@ func (b *ProfileBatch) observeIssue(v *enrich.View, ev *event.Event, s Sighting,
 		if !strings.HasPrefix(key, "ASIA") {
 			return
 		}
+		// Each call issues credentials of their own: their one sighting
+		// goes to the state as it is, without an entry to merge repeats.
 		switch {
 		case netOK:
-			b.add(profileKey{kind: kindKeyIssued, subject: key, net: net}, s)
+			b.once(profileKey{kind: kindKeyIssued, subject: key, net: net}, s)
 		case v.SourceKind() == enrich.SourceAWSService:
 			// An AWS service assumed the role for its workload (EC2 for an
 			// instance profile, Lambda for a function): where they are used
 			// is the workload's network, not the caller's.
-			b.add(profileKey{kind: kindKeyIssued, subject: key, value: "service:" + ev.Str(event.SourceIPAddress)}, s)
+			b.once(profileKey{kind: kindKeyIssued, subject: key, value: "service:" + ev.Str(event.SourceIPAddress)}, s)
 		}
 	case "cloudtrail.amazonaws.com":
 		switch name := ev.Str(event.EventName); name {
@@ -721,6 +731,9 @@ func (b *ProfileBatch) appendObservations(out []Observation) []Observation {
 		out = append(out, o)
 		a.sightings, a.marked = sightings{}, false
 	}
+	out = append(out, b.single...)
+	clear(b.single)
+	b.single = b.single[:0]
 	b.pending = 0
 	return out
 }

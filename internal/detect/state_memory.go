@@ -17,7 +17,6 @@ import (
 type MemoryState struct {
 	mu          sync.RWMutex
 	occurrences map[streamGroup][]Occurrence // each sorted by CompareOccurrences
-	occKeys     map[OccurrenceKey]struct{}
 	baselines   map[kindScope]*scopeBaselines // by kind and scope, then value
 	nBaselines  int
 	findings    map[string]FindingRecord
@@ -39,7 +38,6 @@ type kindScope struct{ kind, scope string }
 func NewMemoryState() *MemoryState {
 	return &MemoryState{
 		occurrences: map[streamGroup][]Occurrence{},
-		occKeys:     map[OccurrenceKey]struct{}{},
 		baselines:   map[kindScope]*scopeBaselines{},
 		findings:    map[string]FindingRecord{},
 		checkpoints: map[string]Checkpoint{},
@@ -279,20 +277,20 @@ func (tx *memTx) AddOccurrences(ctx context.Context, occ []Occurrence) ([]bool, 
 	fresh := make([]bool, len(occ))
 	for i, o := range occ {
 		o = o.Canonical()
-		k := o.Key()
-		if _, ok := m.occKeys[k]; ok {
-			continue
-		}
-		fresh[i] = true
-		m.occKeys[k] = struct{}{}
+		// A group's list is sorted by the rest of the key: an occurrence
+		// stored already is where this one would go.
 		sg := streamGroup{o.Stream, o.Group}
 		list := m.occurrences[sg]
 		if n := len(list); n == 0 || compareInGroup(list[n-1], o) < 0 {
 			list = append(list, o) // most arrive in time order
 		} else {
-			j, _ := slices.BinarySearchFunc(list, o, compareInGroup)
+			j, found := slices.BinarySearchFunc(list, o, compareInGroup)
+			if found {
+				continue
+			}
 			list = slices.Insert(list, j, o)
 		}
+		fresh[i] = true
 		m.occurrences[sg] = list
 		tx.log = append(tx.log, undoRef{2, int32(len(tx.undoOccurrences))})
 		tx.undoOccurrences = append(tx.undoOccurrences, o)
@@ -301,7 +299,6 @@ func (tx *memTx) AddOccurrences(ctx context.Context, occ []Occurrence) ([]bool, 
 }
 
 func (m *MemoryState) removeOccurrence(o Occurrence) {
-	delete(m.occKeys, o.Key())
 	sg := streamGroup{o.Stream, o.Group}
 	list := m.occurrences[sg]
 	if j, ok := slices.BinarySearchFunc(list, o, CompareOccurrences); ok {
@@ -529,9 +526,6 @@ func (tx *memTx) Evict(ctx context.Context, r Retention) (Evicted, error) {
 	if !r.Occurrences.IsZero() {
 		for sg, list := range m.occurrences {
 			cut, _ := slices.BinarySearchFunc(list, r.Occurrences, func(o Occurrence, t time.Time) int { return o.Time.Compare(t) })
-			for _, o := range list[:cut] {
-				delete(m.occKeys, o.Key())
-			}
 			gone := slices.Clone(list[:cut])
 			if cut == len(list) {
 				delete(m.occurrences, sg)
@@ -541,9 +535,6 @@ func (tx *memTx) Evict(ctx context.Context, r Retention) (Evicted, error) {
 			n.Occurrences += int64(cut)
 			if cut > 0 {
 				tx.onUndo(func() {
-					for _, o := range gone {
-						m.occKeys[o.Key()] = struct{}{}
-					}
 					m.occurrences[sg] = slices.SortedFunc(slices.Values(append(gone, m.occurrences[sg]...)), CompareOccurrences)
 				})
 			}
