@@ -803,12 +803,13 @@ func (p *Profiler) Expire(ctx context.Context, m *MemoryState, cutoff time.Time)
 		return nil, 0, err
 	}
 	keyScope := profileKinds[kindKeyNetwork].scope // "key:"
+	tempKeyScope := keyScope + "ASIA"
 	activeKeys := profileKinds[kindActiveKey]
 	n := m.DropBaselines(func(b Baseline) bool {
 		switch {
 		case b.Kind == activeKeys.kind && b.Scope == activeKeys.scope:
 			return expired[b.Value]
-		case strings.HasPrefix(b.Scope, keyScope+"ASIA"):
+		case strings.HasPrefix(b.Scope, tempKeyScope):
 			// Credentials issued before cutoff and not used yet never will
 			// be: they last ExpireHorizon at most.
 			k := strings.TrimPrefix(b.Scope, keyScope)
