@@ -211,6 +211,9 @@ type evaluation struct {
 	p   *Profiler
 	ctx context.Context
 	r   Reader
+	// stopsBefore, when set, limits trail-stop windows to stops before
+	// it: Expire judges only the windows whose events are all in.
+	stopsBefore time.Time
 }
 
 // read returns the baselines for the keys, grouped by kind and scope.
@@ -234,7 +237,10 @@ const profileChunk = 256
 // and keys from the state, sorted by detector, account and subject. The
 // answer depends only on what the state holds.
 func (p *Profiler) Evaluate(ctx context.Context, r Reader, t Touched) ([]ProfileHit, error) {
-	e := &evaluation{p: p, ctx: ctx, r: r}
+	return p.evaluate(&evaluation{p: p, ctx: ctx, r: r}, t)
+}
+
+func (p *Profiler) evaluate(e *evaluation, t Touched) ([]ProfileHit, error) {
 	var hits []ProfileHit
 	for _, batch := range chunks(sortedKeys(t.Accounts), profileChunk) {
 		h, err := e.accounts(batch)
@@ -720,6 +726,9 @@ func (e *evaluation) stoppers(actors []string) ([]ProfileHit, error) {
 		}
 		for _, stop := range stops {
 			for _, at := range []Sighting{stop.First, stop.Last} {
+				if !e.stopsBefore.IsZero() && !at.Time.Before(e.stopsBefore) {
+					continue
+				}
 				h := unixHour(at.Time)
 				found := false
 				for _, b := range hours[hourName(h)] {
@@ -795,8 +804,10 @@ func (p *Profiler) Expire(ctx context.Context, m *MemoryState, cutoff time.Time)
 				expired[k.Value] = true
 			}
 		}
+		// Every stopper's windows before cutoff, whose events are all in
+		// (a later window, judged now, would miss what workers still hold).
 		t.Stoppers = all.Stoppers
-		hits, err = p.Evaluate(ctx, r, t)
+		hits, err = p.evaluate(&evaluation{p: p, ctx: ctx, r: r, stopsBefore: cutoff}, t)
 		return err
 	})
 	if err != nil {

@@ -468,6 +468,10 @@ func TestProfileExpireKeepsFindings(t *testing.T) {
 		// Days later: still in memory at expiry.
 		assumeRole(5*day, "192.0.2.10", "Admin", "alice", "ASIA3EXAMPLELATER01"),
 		{at: 5*day + time.Minute, role: "Admin", session: "alice", key: "ASIA3EXAMPLELATER01", name: "DescribeInstances", ip: "198.51.100.9"},
+		// A stop after the cutoff: its window is judged at the end, not at
+		// expiry, when more of its hour may still be on its way.
+		{at: 5*day + 2*time.Minute, role: "Admin", session: "alice", key: "ASIA3EXAMPLELATER01", source: "cloudtrail.amazonaws.com", name: "StopLogging", ip: "198.51.100.9"},
+		{at: 5*day + 3*time.Minute, role: "Admin", session: "alice", key: "ASIA3EXAMPLELATER01", source: "iam.amazonaws.com", name: "CreateAccessKey", ip: "198.51.100.9"},
 	}
 	want := profile(t, acts, 0, inOrder(len(acts)))
 	if len(hitsOf(want, ProfileTempKeyOtherNetwork)) != 2 || len(hitsOf(want, ProfileTrailStoppedActivity)) != 1 {
@@ -491,6 +495,11 @@ func TestProfileExpireKeepsFindings(t *testing.T) {
 	}
 	if dropped == 0 || st.BaselineCount() != before-dropped {
 		t.Errorf("dropped %d of %d baselines, %d left", dropped, before, st.BaselineCount())
+	}
+	for _, h := range hitsOf(expired, ProfileTrailStoppedActivity) {
+		if !h.Last.Before(t0.Add(3 * day)) {
+			t.Errorf("expiry judged a window after its cutoff: %+v", h)
+		}
 	}
 	var final []ProfileHit
 	err = st.View(ctx, func(r Reader) error {
