@@ -211,9 +211,6 @@ type evaluation struct {
 	p   *Profiler
 	ctx context.Context
 	r   Reader
-	// stopsBefore, when set, limits trail-stop windows to stops before
-	// it: Expire judges only the windows whose events are all in.
-	stopsBefore time.Time
 }
 
 // read returns the baselines for the keys, grouped by kind and scope.
@@ -237,10 +234,7 @@ const profileChunk = 256
 // and keys from the state, sorted by detector, account and subject. The
 // answer depends only on what the state holds.
 func (p *Profiler) Evaluate(ctx context.Context, r Reader, t Touched) ([]ProfileHit, error) {
-	return p.evaluate(&evaluation{p: p, ctx: ctx, r: r}, t)
-}
-
-func (p *Profiler) evaluate(e *evaluation, t Touched) ([]ProfileHit, error) {
+	e := &evaluation{p: p, ctx: ctx, r: r}
 	var hits []ProfileHit
 	for _, batch := range chunks(sortedKeys(t.Accounts), profileChunk) {
 		h, err := e.accounts(batch)
@@ -726,9 +720,6 @@ func (e *evaluation) stoppers(actors []string) ([]ProfileHit, error) {
 		}
 		for _, stop := range stops {
 			for _, at := range []Sighting{stop.First, stop.Last} {
-				if !e.stopsBefore.IsZero() && !at.Time.Before(e.stopsBefore) {
-					continue
-				}
 				h := unixHour(at.Time)
 				found := false
 				for _, b := range hours[hourName(h)] {
@@ -772,22 +763,40 @@ func (e *evaluation) stoppers(actors []string) ([]ProfileHit, error) {
 const ExpireHorizon = 36 * time.Hour
 
 // Expire keeps a run's in-memory state bounded: it derives the findings of
-// the temporary access keys last used before cutoff and of every trail
-// stopper, then drops those keys' baselines, those of temporary credentials
-// issued before cutoff and not used (they never will be: they last
-// ExpireHorizon at most), and the hours of risky calls and trail stops last
-// seen before cutoff. A long-term key, a principal, an
-// account keep their baselines. The caller merges the hits returned with
-// those of later Expire and Evaluate calls (MergeProfileHits). Events older
-// than cutoff that arrive later are judged without what was dropped, as
+// the temporary access keys last used before cutoff, then drops those keys'
+// baselines, those of temporary credentials issued before cutoff and not
+// used (they never will be: they last ExpireHorizon at most), and the hours
+// of risky calls last seen before cutoff but those a trail stop's window
+// needs. Trail stops, a long-term key, a principal, an account keep their
+// baselines: stoppers are judged at the end, on the same baselines as
+// without expiry (judging them at each pass made the evidence depend on
+// when passes fell). The caller merges the hits returned with those of
+// later Expire and Evaluate calls (MergeProfileHits). Events older than
+// cutoff that arrive later are judged without what was dropped, as
 // correlation windows are past their lateness.
 func (p *Profiler) Expire(ctx context.Context, m *MemoryState, cutoff time.Time) ([]ProfileHit, int, error) {
 	var hits []ProfileHit
 	expired, used := map[string]bool{}, map[string]bool{}
+	stopHours := map[string]bool{} // "<account> <actor> <hour>" of a stop, and the hour after
 	err := m.View(ctx, func(r Reader) error {
 		all, err := AllTouched(ctx, r)
 		if err != nil {
 			return err
+		}
+		var q []BaselineKey
+		for a := range all.Stoppers {
+			q = append(q, kindTrailStop.baselineKey(a, ""))
+		}
+		stops, err := r.Baselines(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, b := range stops {
+			a := strings.TrimPrefix(b.Scope, profileKinds[kindTrailStop].scope)
+			for _, at := range []time.Time{b.First.Time, b.Last.Time} {
+				h := unixHour(at)
+				stopHours[a+" "+hourName(h)], stopHours[a+" "+hourName(h+1)] = true, true
+			}
 		}
 		keys, err := r.Baselines(ctx, []BaselineKey{kindActiveKey.baselineKey("", "")})
 		if err != nil {
@@ -804,10 +813,7 @@ func (p *Profiler) Expire(ctx context.Context, m *MemoryState, cutoff time.Time)
 				expired[k.Value] = true
 			}
 		}
-		// Every stopper's windows before cutoff, whose events are all in
-		// (a later window, judged now, would miss what workers still hold).
-		t.Stoppers = all.Stoppers
-		hits, err = p.evaluate(&evaluation{p: p, ctx: ctx, r: r, stopsBefore: cutoff}, t)
+		hits, err = p.Evaluate(ctx, r, t)
 		return err
 	})
 	if err != nil {
@@ -825,8 +831,12 @@ func (p *Profiler) Expire(ctx context.Context, m *MemoryState, cutoff time.Time)
 			// be: they last ExpireHorizon at most.
 			k := strings.TrimPrefix(b.Scope, keyScope)
 			return expired[k] || (b.Kind == profileKinds[kindKeyIssued].kind && !used[k] && b.Last.Time.Before(cutoff))
-		case b.Kind == profileKinds[kindRiskHour].kind, b.Kind == profileKinds[kindTrailStop].kind:
-			return b.Last.Time.Before(cutoff)
+		case b.Kind == profileKinds[kindRiskHour].kind:
+			// Trail stops stay (there are few) and so do the hours their
+			// windows need: a stopper is judged at the end of the run, on
+			// the same baselines as without expiry.
+			hour, _, _ := strings.Cut(b.Value, " ")
+			return b.Last.Time.Before(cutoff) && !stopHours[strings.TrimPrefix(b.Scope, profileKinds[kindRiskHour].scope)+" "+hour]
 		}
 		return false
 	})

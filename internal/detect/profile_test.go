@@ -496,10 +496,28 @@ func TestProfileExpireKeepsFindings(t *testing.T) {
 	if dropped == 0 || st.BaselineCount() != before-dropped {
 		t.Errorf("dropped %d of %d baselines, %d left", dropped, before, st.BaselineCount())
 	}
-	for _, h := range hitsOf(expired, ProfileTrailStoppedActivity) {
-		if !h.Last.Before(t0.Add(3 * day)) {
-			t.Errorf("expiry judged a window after its cutoff: %+v", h)
+	// Stoppers are judged at the end, on the hours their windows need,
+	// which expiry keeps; the other hours of risky calls go.
+	if h := hitsOf(expired, ProfileTrailStoppedActivity); len(h) != 0 {
+		t.Errorf("expiry judged a stopper: %+v", h)
+	}
+	err = st.View(ctx, func(r Reader) error {
+		got, err := r.Baselines(ctx, []BaselineKey{kindRiskHour.baselineKey("123456789012 Admin/alice", "")})
+		var hours []string
+		for _, b := range got {
+			hours = append(hours, b.Value)
 		}
+		// 11:20's call is in no window: it goes. 12:05's is in the 12:00
+		// stop's: it stays, as do day 6's, after the cutoff.
+		want := []string{"2024-05-01T12 credentials-exposure", "2024-05-01T12 privilege-escalation",
+			"2024-05-06T10 credentials-exposure", "2024-05-06T10 privilege-escalation"}
+		if !slices.Equal(hours, want) {
+			t.Errorf("hours of risky calls kept: %v, want %v", hours, want)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	var final []ProfileHit
 	err = st.View(ctx, func(r Reader) error {
