@@ -16,7 +16,7 @@ import (
 // failed Update is rolled back from an undo log.
 type MemoryState struct {
 	mu          sync.RWMutex
-	occurrences map[streamGroup][]Occurrence // each sorted by CompareOccurrences
+	occurrences map[streamGroup][]Occurrence  // each sorted by CompareOccurrences
 	baselines   map[kindScope]*scopeBaselines // by kind and scope, then value
 	nBaselines  int
 	findings    map[string]FindingRecord
