@@ -64,9 +64,12 @@ func CheckPaths(paths []string) error {
 // WalkLocal sends every input under paths to out, and closes out when done.
 // Inside a directory, files come in lexical order, except that CloudTrail's
 // day folders (.../CloudTrail/<region>/YYYY/MM/DD, of every account and
-// region under the directory) are walked day by day, the earliest first: a
-// trail's events then arrive roughly in time order, which is what lets
-// windows and baselines in memory be evicted by event time. Hidden files and directories (names
+// region under the directory) are walked day by day, the earliest first,
+// and a day's files in the order of the time in their names (CloudTrail's
+// <account>_CloudTrail_<region>_YYYYMMDDTHHmmZ_<id>.json.gz), whatever
+// folder they are in: a trail's events then arrive roughly in time order,
+// which is what lets windows and baselines in memory be evicted by event
+// time. Hidden files and directories (names
 // starting with ".") inside a walked directory are left out. A directory or
 // file that cannot be read, or a folder with no files, is passed to onErr
 // and the walk goes on.
@@ -116,6 +119,7 @@ func walkLocalRoot(ctx context.Context, root string, stdin io.Reader, send func(
 	}
 	var days []dayFolder
 	collect := true // the first pass sets CloudTrail's day folders aside
+	emit := send    // the second collects a day's files, to sort them
 	walk := func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			onErr(fmt.Errorf("input %s: %w", path, unwrapPath(err)))
@@ -145,7 +149,7 @@ func walkLocalRoot(ctx context.Context, root string, stdin io.Reader, send func(
 			return nil
 		}
 		found++
-		if !send(Object{Name: path, Size: info.Size(), ModTime: info.ModTime()}) {
+		if !emit(Object{Name: path, Size: info.Size(), ModTime: info.ModTime()}) {
 			return ctx.Err()
 		}
 		return nil
@@ -155,13 +159,46 @@ func walkLocalRoot(ctx context.Context, root string, stdin io.Reader, send func(
 	}
 	collect = false
 	slices.SortStableFunc(days, func(a, b dayFolder) int { return cmp.Compare(a.day, b.day) })
-	for _, d := range days {
+	var day []Object
+	emit = func(o Object) bool { day = append(day, o); return true }
+	for i, d := range days {
 		if err := filepath.WalkDir(d.path, walk); err != nil {
 			return false
 		}
+		if i+1 < len(days) && days[i+1].day == d.day {
+			continue // more folders of the same day
+		}
+		slices.SortStableFunc(day, func(a, b Object) int { return strings.Compare(deliveryStamp(a.Name), deliveryStamp(b.Name)) })
+		for _, o := range day {
+			if !send(o) {
+				return false
+			}
+		}
+		clear(day)
+		day = day[:0]
 	}
 	if found == 0 {
 		onErr(fmt.Errorf("input %s: no files in this folder", root))
+	}
+	return true
+}
+
+// deliveryStamp is the time in a CloudTrail log file's name, YYYYMMDDTHHmmZ,
+// or "" (such files come first, in walk order).
+func deliveryStamp(path string) string {
+	for _, part := range strings.Split(filepath.Base(path), "_") {
+		if len(part) == 14 && part[8] == 'T' && part[13] == 'Z' && allDigits(part[:8]) && allDigits(part[9:13]) {
+			return part
+		}
+	}
+	return ""
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
 	}
 	return true
 }

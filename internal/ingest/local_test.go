@@ -194,6 +194,23 @@ func TestWalkDayFoldersInDateOrder(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("order\n got  %q\n want %q", got, want)
 	}
+	// A day's files across accounts and regions come in the order of the
+	// time in their names: CloudTrail delivers about every five minutes.
+	stamped := func(account, region, hhmm string) string {
+		return file(account, region, "20240313", account+"_CloudTrail_"+region+"_20240313T"+hhmm+"Z_x1.json.gz")
+	}
+	late := stamped("111122223333", "eu-west-1", "2355")
+	early := stamped("111122223333", "us-east-1", "0005")
+	noon := stamped("444455556666", "ap-south-1", "1200")
+	morning := stamped("111122223333", "eu-west-1", "0900")
+	objs, _ = walk(t, []string{dir}, nil)
+	got = got[:0]
+	for _, o := range objs[len(want):] {
+		got = append(got, o.Name)
+	}
+	if want := []string{early, morning, noon, late}; !slices.Equal(got, want) {
+		t.Errorf("a day's files\n got  %q\n want %q", got, want)
+	}
 	// A day folder given as the path is walked as it is.
 	if objs, _ := walk(t, []string{filepath.Dir(a)}, nil); len(objs) != 1 || objs[0].Name != a {
 		t.Errorf("day folder as the root: %+v", objs)
