@@ -159,18 +159,27 @@ func walkLocalRoot(ctx context.Context, root string, stdin io.Reader, send func(
 	}
 	collect = false
 	slices.SortStableFunc(days, func(a, b dayFolder) int { return cmp.Compare(a.day, b.day) })
-	var day []Object
-	emit = func(o Object) bool { day = append(day, o); return true }
+	type stamped struct {
+		stamp string
+		o     Object
+	}
+	var day []stamped
+	emit = func(o Object) bool {
+		day = append(day, stamped{deliveryStamp(o.Name), o})
+		return ctx.Err() == nil
+	}
 	for i, d := range days {
 		if err := filepath.WalkDir(d.path, walk); err != nil {
 			return false
 		}
-		if i+1 < len(days) && days[i+1].day == d.day {
+		if i+1 < len(days) && days[i+1].day == d.day && len(day) < maxDayFiles {
 			continue // more folders of the same day
 		}
-		slices.SortStableFunc(day, func(a, b Object) int { return strings.Compare(deliveryStamp(a.Name), deliveryStamp(b.Name)) })
-		for _, o := range day {
-			if !send(o) {
+		// A day of a very large organization trail goes in pieces of
+		// maxDayFiles, each in time order: memory stays bounded.
+		slices.SortStableFunc(day, func(a, b stamped) int { return strings.Compare(a.stamp, b.stamp) })
+		for _, f := range day {
+			if !send(f.o) {
 				return false
 			}
 		}
@@ -183,10 +192,14 @@ func walkLocalRoot(ctx context.Context, root string, stdin io.Reader, send func(
 	return true
 }
 
+// maxDayFiles is how many of a day's files the walk gathers to put in time
+// order: about 40 MB of names.
+const maxDayFiles = 200_000
+
 // deliveryStamp is the time in a CloudTrail log file's name, YYYYMMDDTHHmmZ,
 // or "" (such files come first, in walk order).
 func deliveryStamp(path string) string {
-	for _, part := range strings.Split(filepath.Base(path), "_") {
+	for part := range strings.SplitSeq(filepath.Base(path), "_") {
 		if len(part) == 14 && part[8] == 'T' && part[13] == 'Z' && allDigits(part[:8]) && allDigits(part[9:13]) {
 			return part
 		}
