@@ -193,20 +193,9 @@ func (l *Lookup) Next(ctx context.Context) (*Batch, error) {
 			Records: recs, Received: time.Now(),
 			Checkpoint: &detect.Checkpoint{Key: c.key, Value: string(value)},
 		}
-		l.c.batches.Add(1)
-		l.c.inFlight.Add(1)
-		b.ack = func(context.Context) error {
-			l.c.inFlight.Add(-1)
-			l.c.acked.Add(1)
-			l.p.settle(c, next, wait)
-			return nil
-		}
-		b.nack = func(_ context.Context, err error) {
-			l.c.inFlight.Add(-1)
-			l.c.nacked.Add(1)
+		l.p.handOut(b, &l.c, c, next, st, wait, func(err error) {
 			l.log.Warn("batch failed; the window is looked up again", "region", region, "batch", b.ID, "error", err)
-			l.p.settle(c, st, l.p.retryWait())
-		}
+		})
 		return b, nil
 	}
 }

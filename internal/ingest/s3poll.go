@@ -183,20 +183,9 @@ func (s *S3Poll) Next(ctx context.Context) (*Batch, error) {
 			return nil, err
 		}
 		b.Checkpoint = &detect.Checkpoint{Key: c.key, Value: string(value)}
-		s.c.batches.Add(1)
-		s.c.inFlight.Add(1)
-		b.ack = func(context.Context) error {
-			s.c.inFlight.Add(-1)
-			s.c.acked.Add(1)
-			s.p.settle(c, next, wait)
-			return nil
-		}
-		b.nack = func(_ context.Context, err error) {
-			s.c.inFlight.Add(-1)
-			s.c.nacked.Add(1)
+		s.p.handOut(b, &s.c, c, next, st, wait, func(err error) {
 			s.log.Warn("batch failed; the folder is listed again from its checkpoint", "folder", folder, "batch", b.ID, "error", err)
-			s.p.settle(c, st, s.p.retryWait())
-		}
+		})
 		return b, nil
 	}
 }

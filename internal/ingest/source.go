@@ -342,6 +342,26 @@ func (p *poller) settle(c *cursor, state any, wait time.Duration) {
 	p.signal()
 }
 
+// handOut counts b out and sets its Ack and Nack: an acknowledged batch
+// settles the cursor with next, due after wait; a nacked one, once failed
+// has said so, with old, due after the retry wait.
+func (p *poller) handOut(b *Batch, cs *counters, c *cursor, next, old any, wait time.Duration, failed func(error)) {
+	cs.batches.Add(1)
+	cs.inFlight.Add(1)
+	b.ack = func(context.Context) error {
+		cs.inFlight.Add(-1)
+		cs.acked.Add(1)
+		p.settle(c, next, wait)
+		return nil
+	}
+	b.nack = func(_ context.Context, err error) {
+		cs.inFlight.Add(-1)
+		cs.nacked.Add(1)
+		failed(err)
+		p.settle(c, old, p.retryWait())
+	}
+}
+
 // minRetry is how long a polling cursor waits after a failed call at least,
 // whatever the interval: a failing endpoint is not hammered.
 const minRetry = time.Second
