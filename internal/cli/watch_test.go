@@ -179,14 +179,8 @@ func TestWatchVerifiesDigests(t *testing.T) {
 		t.Skip("starts local S3 and SQS servers")
 	}
 	s3srv, tr := s3SignedTrail(t)
-	q := sqstest.New(t)
-	t.Setenv("AWS_ENDPOINT_URL_SQS", q.URL())
 	ctx := context.Background()
-	client := q.Client(ctx)
-	if _, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("trail")}); err != nil {
-		t.Fatal(err)
-	}
-	queue := q.QueueURL("trail")
+	client, queue := trailQueue(t)
 	notify := func(keys ...string) {
 		for _, key := range keys {
 			msg := fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2024-05-01T05:00:00.000Z","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"trail-bucket"},"object":{"key":%q,"size":100}}}]}`, key)
@@ -294,14 +288,8 @@ func TestWatchLatency(t *testing.T) {
 	s3srv := s3test.Start(t)
 	s3srv.Env(t)
 	s3srv.CLI(t, "s3", "mb", "s3://trail-bucket")
-	q := sqstest.New(t)
-	t.Setenv("AWS_ENDPOINT_URL_SQS", q.URL())
 	ctx := context.Background()
-	client := q.Client(ctx)
-	if _, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("trail")}); err != nil {
-		t.Fatal(err)
-	}
-	queue := q.QueueURL("trail")
+	client, queue := trailQueue(t)
 
 	var mu sync.Mutex
 	arrived := map[string]time.Time{} // actor -> when its alert arrived
@@ -397,4 +385,16 @@ func TestWatchSettingsPrecedence(t *testing.T) {
 	if err := watchSettings(&watchOptions{config: bad}, nil); err == nil {
 		t.Error("an unknown key in watch: was accepted")
 	}
+}
+
+// trailQueue starts a local SQS server (AWS_ENDPOINT_URL_SQS points at it)
+// holding a queue named "trail", and returns a client and the queue's URL.
+func trailQueue(t *testing.T) (*sqs.Client, string) {
+	q := sqstest.New(t)
+	t.Setenv("AWS_ENDPOINT_URL_SQS", q.URL())
+	client := q.Client(context.Background())
+	if _, err := client.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String("trail")}); err != nil {
+		t.Fatal(err)
+	}
+	return client, q.QueueURL("trail")
 }
